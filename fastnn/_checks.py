@@ -1,0 +1,309 @@
+"""Input validation shared by both forms.
+
+Every public kernel of :mod:`fastnn.loops` and :mod:`fastnn.matrix` calls the same
+``*_args`` function here before it computes anything, so both forms accept and reject
+exactly the same inputs with the same messages.  Each function returns the arrays
+the kernel may use (C-contiguous, copied only when they were not) and the output
+buffers (the caller's ``out`` after checking it, or a new aligned allocation).
+
+Errors: ``TypeError`` for a wrong type or dtype, ``ValueError`` for a wrong shape,
+an empty batch, a non-finite value, a label out of range, or a buffer that cannot
+be written.  Every message names the argument and what was expected.  Nothing is
+written to any array before all checks of a call have passed.
+"""
+
+import math
+import numbers
+
+import numpy as np
+from numba import njit
+
+from . import _buffers
+from ._config import SERIAL
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+REDUCTIONS = ("mean", "sum")
+
+
+@njit(**SERIAL)
+def _all_finite(flat):
+    # x - x is 0 for every finite x and NaN for NaN or +-inf; summing those is a
+    # branch-free, vectorizable test.  It is only sound because fastmath never
+    # includes nnan/ninf (which would let LLVM fold x - x to 0).
+    acc = flat[0] - flat[0]
+    for k in range(1, flat.size):
+        acc += flat[k] - flat[k]
+    return acc == 0
+
+
+def float_array(a, name, shape_doc, ndim=2, dtype=None, dtype_of=None):
+    """Check that ``a`` is a float32/float64 ndarray of ``ndim`` dimensions.
+
+    Parameters
+    ----------
+    a : object
+        The argument to check.
+    name : str
+        Its name, used in messages.
+    shape_doc : str
+        The expected shape in the notation of the docs, e.g. ``"(n, n_in)"``.
+    ndim : int
+        Required number of dimensions.
+    dtype : numpy dtype, optional
+        Required dtype (the dtype of another argument, ``dtype_of``).
+    dtype_of : str, optional
+        Name of the argument whose dtype is required.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``a`` itself if C-contiguous, else a C-contiguous copy.
+    """
+    if not isinstance(a, np.ndarray):
+        raise TypeError(
+            f"{name} must be a numpy.ndarray of shape {shape_doc}, got {type(a).__name__}"
+        )
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {a.dtype}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(
+            f"{name} has dtype {a.dtype} but {dtype_of} has dtype {dtype}: mixed dtypes "
+            f"are not supported, convert one with .astype({dtype_of}.dtype)"
+        )
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D with shape {shape_doc}, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape}); an empty batch cannot be processed")
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def same_shape(a, name, shape, shape_doc):
+    """Raise ``ValueError`` unless ``a.shape == shape``."""
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {shape_doc} = {tuple(shape)}, got {a.shape}")
+
+
+def finite(a, name):
+    """Raise ``ValueError`` if ``a`` holds NaN or infinity, naming the first position."""
+    flat = a.reshape(-1)
+    if not _all_finite(flat):
+        bad = int(np.flatnonzero(~np.isfinite(flat))[0])
+        where = np.unravel_index(bad, a.shape)
+        raise ValueError(
+            f"{name} contains a non-finite value ({flat[bad]}) at index {tuple(int(k) for k in where)}"
+        )
+
+
+def writable(a, name, shape_doc):
+    """Raise ``ValueError`` unless ``a`` can be updated in place by a kernel."""
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} {shape_doc} must be C-contiguous to be updated in place")
+    if not a.flags.writeable:
+        raise ValueError(f"{name} {shape_doc} is read-only and cannot be updated in place")
+
+
+def output(out, name, shape, shape_doc, dtype, inputs=()):
+    """Check a caller's ``out`` buffer, or allocate an aligned one when ``out`` is None.
+
+    Parameters
+    ----------
+    out : numpy.ndarray or None
+    name : str
+        Its name in messages, e.g. ``"out"`` or ``"out[0] (dw)"``.
+    shape : tuple of int
+    shape_doc : str
+    dtype : numpy dtype
+    inputs : sequence of numpy.ndarray
+        Arrays the kernel reads while it writes ``out``; ``out`` may not overlap them.
+    """
+    if out is None:
+        return _buffers.empty(shape, dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray or None, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype}, got {out.dtype}")
+    same_shape(out, name, shape, shape_doc)
+    writable(out, name, shape_doc)
+    for a in inputs:
+        if np.may_share_memory(out, a):
+            raise ValueError(f"{name} overlaps an input array; pass a separate buffer")
+    return out
+
+
+def learning_rate(lr):
+    """Return ``lr`` as a float after checking that it is a finite real number."""
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
+        raise TypeError(f"lr must be a real number, got {type(lr).__name__}")
+    lr = float(lr)
+    if not math.isfinite(lr):
+        raise ValueError(f"lr must be finite, got {lr}")
+    return lr
+
+
+def reduction(value):
+    """Raise ``ValueError`` unless ``value`` is ``"mean"`` or ``"sum"``."""
+    if value not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {value!r}")
+    return value
+
+
+# --- dense layer ---------------------------------------------------------------
+
+
+def dense_forward_args(x, w, b, out, check_finite):
+    w = float_array(w, "w", "(n_in, n_out)")
+    x = float_array(x, "x", "(n, n_in)", dtype=w.dtype, dtype_of="w")
+    b = float_array(b, "b", "(n_out,)", ndim=1, dtype=w.dtype, dtype_of="w")
+    n_in, n_out = w.shape
+    if x.shape[1] != n_in:
+        raise ValueError(f"x must have shape (n, n_in) with n_in = {n_in} (w.shape[0]), got {x.shape}")
+    same_shape(b, "b", (n_out,), "(n_out,)")
+    if check_finite:
+        finite(x, "x"), finite(w, "w"), finite(b, "b")
+    y = output(out, "out", (x.shape[0], n_out), "(n, n_out)", w.dtype, (x, w, b))
+    return x, w, b, y
+
+
+def dense_backward_input_args(dy, w, out, check_finite):
+    w = float_array(w, "w", "(n_in, n_out)")
+    dy = float_array(dy, "dy", "(n, n_out)", dtype=w.dtype, dtype_of="w")
+    n_in, n_out = w.shape
+    if dy.shape[1] != n_out:
+        raise ValueError(f"dy must have shape (n, n_out) with n_out = {n_out} (w.shape[1]), got {dy.shape}")
+    if check_finite:
+        finite(dy, "dy"), finite(w, "w")
+    dx = output(out, "out", (dy.shape[0], n_in), "(n, n_in)", w.dtype, (dy, w))
+    return dy, w, dx
+
+
+def _x_dy(x, dy, check_finite):
+    x = float_array(x, "x", "(n, n_in)")
+    dy = float_array(dy, "dy", "(n, n_out)", dtype=x.dtype, dtype_of="x")
+    if dy.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"x and dy must hold the same number of samples n, got x {x.shape} and dy {dy.shape}"
+        )
+    if check_finite:
+        finite(x, "x"), finite(dy, "dy")
+    return x, dy
+
+
+def dense_backward_params_args(x, dy, out, check_finite):
+    x, dy = _x_dy(x, dy, check_finite)
+    n_in, n_out = x.shape[1], dy.shape[1]
+    if out is None:
+        out = (None, None)
+    elif not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError("out must be None or a tuple (dw, db) of arrays")
+    dw = output(out[0], "out[0] (dw)", (n_in, n_out), "(n_in, n_out)", x.dtype, (x, dy))
+    db = output(out[1], "out[1] (db)", (n_out,), "(n_out,)", x.dtype, (x, dy, dw))
+    return x, dy, dw, db
+
+
+def dense_sgd_update_args(x, dy, w, b, lr, check_finite):
+    lr = learning_rate(lr)
+    x, dy = _x_dy(x, dy, check_finite)
+    if not isinstance(w, np.ndarray) or not isinstance(b, np.ndarray):
+        raise TypeError("w and b must be numpy.ndarray objects to be updated in place")
+    for a, name, doc, ndim in ((w, "w", "(n_in, n_out)", 2), (b, "b", "(n_out,)", 1)):
+        if a.dtype != x.dtype:
+            raise TypeError(f"{name} has dtype {a.dtype} but x has dtype {x.dtype}: mixed dtypes are not supported")
+        if a.ndim != ndim:
+            raise ValueError(f"{name} must be {ndim}-D with shape {doc}, got shape {a.shape}")
+    same_shape(w, "w", (x.shape[1], dy.shape[1]), "(n_in, n_out)")
+    same_shape(b, "b", (dy.shape[1],), "(n_out,)")
+    writable(w, "w", "(n_in, n_out)")
+    writable(b, "b", "(n_out,)")
+    if np.may_share_memory(w, b) or any(np.may_share_memory(p, a) for p in (w, b) for a in (x, dy)):
+        raise ValueError("w and b must not overlap each other, x or dy")
+    if check_finite:
+        finite(w, "w"), finite(b, "b")
+    # the step is taken in the parameters' precision in both forms
+    return x, dy, w, b, x.dtype.type(lr)
+
+
+# --- activations ---------------------------------------------------------------
+
+
+def activation_args(x, out, check_finite):
+    x = float_array(x, "x", "(n, k)")
+    if check_finite:
+        finite(x, "x")
+    y = output(out, "out", x.shape, "(n, k)", x.dtype, (x,))
+    return x, y
+
+
+def activation_backward_args(x, dy, out, check_finite):
+    x = float_array(x, "x", "(n, k)")
+    dy = float_array(dy, "dy", "(n, k)", dtype=x.dtype, dtype_of="x")
+    same_shape(dy, "dy", x.shape, "(n, k) like x")
+    if check_finite:
+        finite(x, "x"), finite(dy, "dy")
+    dx = output(out, "out", x.shape, "(n, k)", x.dtype, (x, dy))
+    return x, dy, dx
+
+
+# --- losses ----------------------------------------------------------------------
+
+
+def regression_loss_args(y, t, red, out, check_finite):
+    reduction(red)
+    y = float_array(y, "y", "(n, k)")
+    t = float_array(t, "t", "(n, k)", dtype=y.dtype, dtype_of="y")
+    same_shape(t, "t", y.shape, "(n, k) like y")
+    if check_finite:
+        finite(y, "y"), finite(t, "t")
+    dy = output(out, "out", y.shape, "(n, k)", y.dtype, (y, t))
+    return y, t, dy
+
+
+def class_target(target, n, k, dtype, check_finite):
+    """Validate a classification target for ``n`` samples and ``k`` classes.
+
+    Returns
+    -------
+    labels : numpy.ndarray of intp, shape (n,), or None
+        Class labels, when ``target`` is 1-D integers.
+    t : numpy.ndarray of ``dtype``, shape (n, k), or None
+        Target distributions (one-hot rows), when ``target`` is 2-D floats.
+    """
+    if not isinstance(target, np.ndarray):
+        raise TypeError(
+            f"target must be a numpy.ndarray of integer labels (n,) or one-hot rows (n, k), "
+            f"got {type(target).__name__}"
+        )
+    if target.ndim == 1:
+        if target.dtype.kind not in "iu":
+            raise TypeError(f"target labels (n,) must have an integer dtype, got {target.dtype}")
+        if target.shape[0] != n:
+            raise ValueError(f"target must hold one label per sample: expected {n} labels, got {target.shape[0]}")
+        lo, hi = int(target.min()), int(target.max())
+        if lo < 0 or hi >= k:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"target label {bad} is out of range for {k} classes (labels must be 0..{k - 1})")
+        return np.ascontiguousarray(target, dtype=np.intp), None
+    t = float_array(target, "target", "(n, k)", dtype=dtype, dtype_of="z")
+    same_shape(t, "target", (n, k), "(n, k) like z")
+    if check_finite:
+        finite(t, "target")
+    if t.min() < 0:
+        raise ValueError("target rows must be probability distributions (one-hot): a negative entry was found")
+    sums = t.sum(axis=1)
+    tol = 1e-3 if dtype == np.float32 else 1e-8
+    worst = int(np.argmax(np.abs(sums - 1)))
+    if abs(sums[worst] - 1) > tol:
+        raise ValueError(
+            f"target rows must sum to 1 (one-hot or probabilities): row {worst} sums to {sums[worst]}"
+        )
+    return None, t
+
+
+def softmax_cross_entropy_args(z, target, red, out, check_finite):
+    reduction(red)
+    z = float_array(z, "z", "(n, k)")
+    if check_finite:
+        finite(z, "z")
+    labels, t = class_target(target, z.shape[0], z.shape[1], z.dtype, check_finite)
+    inputs = (z,) if t is None else (z, t)
+    dz = output(out, "out", z.shape, "(n, k)", z.dtype, inputs)
+    return z, labels, t, dz

@@ -1,0 +1,251 @@
+"""Activation layers, loop form: ``y^i = σ(x_i)`` and ``dx_i = σ'(x_i) · dy^i``.
+
+identity  σ(x) = x                      σ' = 1
+relu      σ(x) = max(0, x)              σ'(x) = 1 if x > 0 else 0
+sigmoid   σ(x) = 1 / (1 + e^(−x))       σ' = σ(x)(1 − σ(x))
+tanh      σ(x) = tanh(x)                σ' = 1 − tanh²(x)
+softmax   p_k = e^(z_k − m) / Σ_c e^(z_c − m),  m = max_c z_c   (row-wise)
+
+The elementwise kernels work on flat arrays and share one block function that
+branches on an activation code (the table :data:`CODES`), so the fused network step
+can pick an activation per layer.  Large arrays are split into fixed blocks of
+:data:`BLOCK` elements; the split does not depend on the thread count, so results do
+not either.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .. import _checks
+from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, ROW_BLOCK, SERIAL
+
+__all__ = [
+    "identity", "identity_backward", "relu", "relu_backward", "sigmoid",
+    "sigmoid_backward", "tanh", "tanh_backward", "softmax",
+]
+
+IDENTITY, RELU, SIGMOID, TANH = 0, 1, 2, 3
+CODES = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH}
+BLOCK = 4096
+
+
+@njit(**SERIAL)
+def _sigmoid(v):
+    # e^(−|v|) never overflows; for v < 0, σ(v) = e^v / (1 + e^v) = e·s
+    e = np.exp(-abs(v))
+    s = 1 / (1 + e)
+    return s if v >= 0 else e * s
+
+
+@njit(**SERIAL)
+def _forward_block(code, x, y, k0, k1):
+    if code == RELU:
+        for k in range(k0, k1):
+            y[k] = x[k] if x[k] > 0 else 0
+    elif code == SIGMOID:
+        for k in range(k0, k1):
+            y[k] = _sigmoid(x[k])
+    elif code == TANH:
+        for k in range(k0, k1):
+            y[k] = np.tanh(x[k])
+    else:
+        for k in range(k0, k1):
+            y[k] = x[k]
+
+
+@njit(**SERIAL)
+def _backward_block(code, x, dy, dx, k0, k1):
+    if code == RELU:
+        for k in range(k0, k1):
+            dx[k] = dy[k] if x[k] > 0 else 0
+    elif code == SIGMOID:
+        for k in range(k0, k1):
+            s = _sigmoid(x[k])
+            dx[k] = s * (1 - s) * dy[k]
+    elif code == TANH:
+        for k in range(k0, k1):
+            t = np.tanh(x[k])
+            dx[k] = (1 - t * t) * dy[k]
+    else:
+        for k in range(k0, k1):
+            dx[k] = dy[k]
+
+
+@njit(**PARALLEL)
+def _forward_parallel(code, x, y):
+    size = x.size
+    for blk in prange((size + BLOCK - 1) // BLOCK):
+        k0 = blk * BLOCK
+        _forward_block(code, x, y, k0, min(k0 + BLOCK, size))
+
+
+@njit(**PARALLEL)
+def _backward_parallel(code, x, dy, dx):
+    size = x.size
+    for blk in prange((size + BLOCK - 1) // BLOCK):
+        k0 = blk * BLOCK
+        _backward_block(code, x, dy, dx, k0, min(k0 + BLOCK, size))
+
+
+@njit(**SERIAL)
+def _activation_forward(code, x, y):
+    """y = σ(x) elementwise over flat arrays x, y."""
+    if x.size >= PARALLEL_MIN_ELEMENTS:
+        _forward_parallel(code, x, y)
+    else:
+        _forward_block(code, x, y, 0, x.size)
+
+
+@njit(**SERIAL)
+def _activation_backward(code, x, dy, dx):
+    """dx = σ'(x) · dy elementwise over flat arrays."""
+    if x.size >= PARALLEL_MIN_ELEMENTS:
+        _backward_parallel(code, x, dy, dx)
+    else:
+        _backward_block(code, x, dy, dx, 0, x.size)
+
+
+@njit(**SERIAL)
+def _softmax_rows(z, p, n0, n1):
+    k = z.shape[1]
+    for n in range(n0, n1):
+        m = z[n, 0]
+        for c in range(1, k):
+            m = max(m, z[n, c])
+        s = z[n, 0] - z[n, 0]
+        for c in range(k):
+            p[n, c] = np.exp(z[n, c] - m)
+            s += p[n, c]
+        inv = 1 / s
+        for c in range(k):
+            p[n, c] *= inv
+
+
+@njit(**PARALLEL)
+def _softmax_parallel(z, p):
+    rows = z.shape[0]
+    for blk in prange((rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        n0 = blk * ROW_BLOCK
+        _softmax_rows(z, p, n0, min(n0 + ROW_BLOCK, rows))
+
+
+@njit(**SERIAL)
+def _softmax(z, p):
+    if z.size >= PARALLEL_MIN_ELEMENTS and z.shape[0] > ROW_BLOCK:
+        _softmax_parallel(z, p)
+    else:
+        _softmax_rows(z, p, 0, z.shape[0])
+
+
+def _forward(code, x, out, check_finite):
+    x, y = _checks.activation_args(x, out, check_finite)
+    _activation_forward(code, x.reshape(-1), y.reshape(-1))
+    return y
+
+
+def _backward(code, x, dy, out, check_finite):
+    x, dy, dx = _checks.activation_backward_args(x, dy, out, check_finite)
+    _activation_backward(code, x.reshape(-1), dy.reshape(-1), dx.reshape(-1))
+    return dx
+
+
+_FORWARD_DOC = """{title}
+
+Parameters
+----------
+x : ndarray, shape (n, k)
+    Pre-activations, float32 or float64.
+out : ndarray, shape (n, k), optional
+    Buffer for the result; allocated if None.
+check_finite : bool, default True
+    Reject NaN or infinite inputs with a ``ValueError``.
+
+Returns
+-------
+y : ndarray, shape (n, k)
+"""
+
+_BACKWARD_DOC = """{title}
+
+Parameters
+----------
+x : ndarray, shape (n, k)
+    The layer's input in the forward pass.
+dy : ndarray, shape (n, k)
+    dE/dy at the layer's output.
+out : ndarray, shape (n, k), optional
+    Buffer for the result; allocated if None.
+check_finite : bool, default True
+    Reject NaN or infinite inputs with a ``ValueError``.
+
+Returns
+-------
+dx : ndarray, shape (n, k)
+"""
+
+
+def identity(x, out=None, *, check_finite=True):
+    return _forward(IDENTITY, x, out, check_finite)
+
+
+def identity_backward(x, dy, out=None, *, check_finite=True):
+    return _backward(IDENTITY, x, dy, out, check_finite)
+
+
+def relu(x, out=None, *, check_finite=True):
+    return _forward(RELU, x, out, check_finite)
+
+
+def relu_backward(x, dy, out=None, *, check_finite=True):
+    return _backward(RELU, x, dy, out, check_finite)
+
+
+def sigmoid(x, out=None, *, check_finite=True):
+    return _forward(SIGMOID, x, out, check_finite)
+
+
+def sigmoid_backward(x, dy, out=None, *, check_finite=True):
+    return _backward(SIGMOID, x, dy, out, check_finite)
+
+
+def tanh(x, out=None, *, check_finite=True):
+    return _forward(TANH, x, out, check_finite)
+
+
+def tanh_backward(x, dy, out=None, *, check_finite=True):
+    return _backward(TANH, x, dy, out, check_finite)
+
+
+identity.__doc__ = _FORWARD_DOC.format(title="Identity layer, ``y = x`` (a copy).")
+identity_backward.__doc__ = _BACKWARD_DOC.format(title="Identity layer gradient, ``dx = dy``.")
+relu.__doc__ = _FORWARD_DOC.format(title="ReLU layer, ``y = max(0, x)``.")
+relu_backward.__doc__ = _BACKWARD_DOC.format(
+    title="ReLU layer gradient, ``dx = dy`` where ``x > 0`` else 0 (σ'(0) = 0).")
+sigmoid.__doc__ = _FORWARD_DOC.format(
+    title="Logistic sigmoid layer, ``y = 1 / (1 + exp(-x))``, stable for large ``|x|``.")
+sigmoid_backward.__doc__ = _BACKWARD_DOC.format(
+    title="Sigmoid layer gradient, ``dx = σ(x) (1 − σ(x)) dy``.")
+tanh.__doc__ = _FORWARD_DOC.format(title="Hyperbolic tangent layer, ``y = tanh(x)``.")
+tanh_backward.__doc__ = _BACKWARD_DOC.format(title="Tanh layer gradient, ``dx = (1 − tanh²(x)) dy``.")
+
+
+def softmax(z, out=None, *, check_finite=True):
+    """Row-wise softmax, computed stably by subtracting each row's maximum.
+
+    Parameters
+    ----------
+    z : ndarray, shape (n, k)
+        Logits.
+    out : ndarray, shape (n, k), optional
+        Buffer for the result; allocated if None.
+    check_finite : bool, default True
+        Reject NaN or infinite inputs.
+
+    Returns
+    -------
+    p : ndarray, shape (n, k)
+        Each row is a probability distribution.
+    """
+    z, p = _checks.activation_args(z, out, check_finite)
+    _softmax(z, p)
+    return p

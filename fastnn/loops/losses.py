@@ -1,0 +1,174 @@
+"""Losses, loop form: each returns the loss and its gradient at the network output.
+
+N samples, K outputs; every loss is a per-sample loss reduced over the batch
+("mean" divides the batch total by N, "sum" does not):
+
+mse                    E_n = (1/K) Σ_k (y[n,k] − t[n,k])²        dy = 2 (y − t) / K   (/ N for "mean")
+half_sse               E   = ½ Σ_n Σ_k (y[n,k] − t[n,k])²         dy = y − t          (always a sum)
+softmax_cross_entropy  E_n = −Σ_k t_k log p_k,  p = softmax(z)   dz = p − t           (/ N for "mean")
+
+Per-sample losses are written to a buffer by row blocks (in parallel when large),
+then summed serially in float64, so the total does not depend on the thread count.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .. import _checks
+from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, ROW_BLOCK, SERIAL
+
+__all__ = ["mse", "half_sse", "softmax_cross_entropy"]
+
+MSE, HALF_SSE, CROSS_ENTROPY = 0, 1, 2
+CODES = {"mse": MSE, "half_sse": HALF_SSE, "softmax_cross_entropy": CROSS_ENTROPY}
+
+
+@njit(**SERIAL)
+def _loss_rows(code, y, t, labels, scale, dy, per_sample, n0, n1):
+    k = y.shape[1]
+    for n in range(n0, n1):
+        if code == CROSS_ENTROPY:
+            m = y[n, 0]
+            for c in range(1, k):
+                m = max(m, y[n, c])
+            s = y[n, 0] - y[n, 0]
+            for c in range(k):
+                dy[n, c] = np.exp(y[n, c] - m)
+                s += dy[n, c]
+            # log p_c = z_c − m − log Σ e^(z − m): never log of an underflowed p
+            log_s = np.log(s)
+            inv = 1 / s
+            if labels.size > 0:
+                per_sample[n] = m + log_s - y[n, labels[n]]
+                for c in range(k):
+                    dy[n, c] = scale * (dy[n, c] * inv)
+                dy[n, labels[n]] -= scale
+            else:
+                e = s - s
+                for c in range(k):
+                    e += t[n, c] * (m + log_s - y[n, c])
+                    dy[n, c] = scale * (dy[n, c] * inv - t[n, c])
+                per_sample[n] = e
+        else:
+            e = y[n, 0] - y[n, 0]
+            for c in range(k):
+                d = y[n, c] - t[n, c]
+                e += d * d
+                dy[n, c] = scale * d
+            per_sample[n] = e * (1 / k if code == MSE else 0.5)
+
+
+@njit(**PARALLEL)
+def _loss_parallel(code, y, t, labels, scale, dy, per_sample):
+    rows = y.shape[0]
+    for blk in prange((rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        n0 = blk * ROW_BLOCK
+        _loss_rows(code, y, t, labels, scale, dy, per_sample, n0, min(n0 + ROW_BLOCK, rows))
+
+
+@njit(**SERIAL)
+def _loss(code, y, t, labels, scale, dy, per_sample):
+    """Fill ``dy`` and ``per_sample``; return the float64 sum of ``per_sample``.
+
+    ``labels`` (intp, (n,)) is used by cross-entropy when non-empty, else ``t`` (n, K).
+    ``scale`` multiplies the gradient: it carries the 2/K of MSE and the 1/N of "mean".
+    """
+    if y.size >= PARALLEL_MIN_ELEMENTS and y.shape[0] > ROW_BLOCK:
+        _loss_parallel(code, y, t, labels, scale, dy, per_sample)
+    else:
+        _loss_rows(code, y, t, labels, scale, dy, per_sample, 0, y.shape[0])
+    total = 0.0
+    for n in range(per_sample.shape[0]):
+        total += per_sample[n]
+    return total
+
+
+_NO_LABELS = np.empty(0, dtype=np.intp)
+
+
+def _run(code, y, t, labels, reduction, dy):
+    n, k = y.shape
+    if t is None:
+        t = np.empty((0, 0), dtype=y.dtype)
+    mean = reduction == "mean"
+    scale = {MSE: 2.0 / k, HALF_SSE: 1.0, CROSS_ENTROPY: 1.0}[code] / (n if mean else 1)
+    per_sample = np.empty(n, dtype=y.dtype)
+    total = _loss(code, y, t, _NO_LABELS if labels is None else labels, y.dtype.type(scale), dy, per_sample)
+    return y.dtype.type(total / n if mean else total), dy
+
+
+def mse(y, t, reduction="mean", out=None, *, check_finite=True):
+    """Mean squared error and its gradient.
+
+    ``E = (1/(N K)) Σ_n Σ_k (y[n,k] − t[n,k])²`` for "mean", ``N`` times that for
+    "sum"; ``dy = 2 (y − t) / (N K)`` (or ``/ K`` for "sum").
+
+    Parameters
+    ----------
+    y : ndarray, shape (n, k)
+        Network outputs.
+    t : ndarray, shape (n, k)
+        Targets, same dtype as ``y``.
+    reduction : {"mean", "sum"}, default "mean"
+        How per-sample losses are reduced over the batch.
+    out : ndarray, shape (n, k), optional
+        Buffer for ``dy``; allocated if None.
+    check_finite : bool, default True
+        Reject NaN or infinite inputs.
+
+    Returns
+    -------
+    loss : numpy scalar of ``y.dtype``
+    dy : ndarray, shape (n, k)
+        dE/dy.
+    """
+    y, t, dy = _checks.regression_loss_args(y, t, reduction, out, check_finite)
+    return _run(MSE, y, t, None, reduction, dy)
+
+
+def half_sse(y, t, out=None, *, check_finite=True):
+    """Half the sum of squared errors: ``E = ½ Σ (y − t)²``, ``dy = y − t``.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n, k)
+    t : ndarray, shape (n, k)
+    out : ndarray, shape (n, k), optional
+        Buffer for ``dy``.
+    check_finite : bool, default True
+
+    Returns
+    -------
+    loss : numpy scalar of ``y.dtype``
+    dy : ndarray, shape (n, k)
+        The output error δ = y − t.
+    """
+    y, t, dy = _checks.regression_loss_args(y, t, "sum", out, check_finite)
+    return _run(HALF_SSE, y, t, None, "sum", dy)
+
+
+def softmax_cross_entropy(z, target, reduction="mean", out=None, *, check_finite=True):
+    """Softmax cross-entropy on logits and its gradient, ``dz = p − t``.
+
+    ``p = softmax(z)`` is computed stably; the per-sample loss is
+    ``−Σ_k t_k log p_k``; the softmax Jacobian is never formed.
+
+    Parameters
+    ----------
+    z : ndarray, shape (n, k)
+        Logits.
+    target : ndarray, shape (n,) of integers, or shape (n, k) of floats
+        Class labels in ``0..k-1``, or rows of one-hot (or probability) targets
+        with the dtype of ``z``.
+    reduction : {"mean", "sum"}, default "mean"
+    out : ndarray, shape (n, k), optional
+        Buffer for ``dz``.
+    check_finite : bool, default True
+
+    Returns
+    -------
+    loss : numpy scalar of ``z.dtype``
+    dz : ndarray, shape (n, k)
+    """
+    z, labels, t, dz = _checks.softmax_cross_entropy_args(z, target, reduction, out, check_finite)
+    return _run(CROSS_ENTROPY, z, t, labels, reduction, dz)

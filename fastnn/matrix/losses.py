@@ -1,0 +1,55 @@
+"""Losses, matrix form: the same functions as :mod:`fastnn.loops.losses` as NumPy
+whole-array expressions (see there for the formulas and parameters).
+"""
+
+import numpy as np
+
+from .. import _checks
+from ..loops import losses as _loop_form
+
+__all__ = ["mse", "half_sse", "softmax_cross_entropy"]
+
+
+def _reduce(per_sample, reduction):
+    # per-sample losses in the input precision, their total in float64, as in the loop form
+    total = per_sample.sum(dtype=np.float64)
+    return per_sample.dtype.type(total / per_sample.shape[0] if reduction == "mean" else total)
+
+
+def mse(y, t, reduction="mean", out=None, *, check_finite=True):
+    y, t, dy = _checks.regression_loss_args(y, t, reduction, out, check_finite)
+    n, k = y.shape
+    np.subtract(y, t, out=dy)
+    per_sample = np.einsum("nk,nk->n", dy, dy) / y.dtype.type(k)
+    dy *= y.dtype.type(2 / (k * (n if reduction == "mean" else 1)))
+    return _reduce(per_sample, reduction), dy
+
+
+def half_sse(y, t, out=None, *, check_finite=True):
+    y, t, dy = _checks.regression_loss_args(y, t, "sum", out, check_finite)
+    np.subtract(y, t, out=dy)
+    per_sample = y.dtype.type(0.5) * np.einsum("nk,nk->n", dy, dy)
+    return _reduce(per_sample, "sum"), dy
+
+
+def softmax_cross_entropy(z, target, reduction="mean", out=None, *, check_finite=True):
+    z, labels, t, dz = _checks.softmax_cross_entropy_args(z, target, reduction, out, check_finite)
+    n = z.shape[0]
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    np.exp(log_p, out=dz)
+    if labels is not None:
+        rows = np.arange(n)
+        per_sample = -log_p[rows, labels]
+        dz[rows, labels] -= 1
+    else:
+        per_sample = -np.einsum("nk,nk->n", t, log_p)
+        dz -= t
+    if reduction == "mean":
+        dz *= z.dtype.type(1 / n)
+    return _reduce(per_sample, reduction), dz
+
+
+for _f in (mse, half_sse, softmax_cross_entropy):
+    _f.__doc__ = getattr(_loop_form, _f.__name__).__doc__
+del _f
