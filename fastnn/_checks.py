@@ -115,6 +115,9 @@ def output(out, name, shape, shape_doc, dtype, inputs=()):
     dtype : numpy dtype
     inputs : sequence of numpy.ndarray
         Arrays the kernel reads while it writes ``out``; ``out`` may not overlap them.
+        Pass the caller's arrays, not the contiguous copies :func:`float_array` may
+        have made: ``out`` overlapping a non-contiguous input would otherwise go
+        unnoticed and the caller's input would be overwritten.
     """
     if out is None:
         return _buffers.empty(shape, dtype)
@@ -151,6 +154,7 @@ def reduction(value):
 
 
 def dense_forward_args(x, w, b, out, check_finite):
+    given = (x, w, b)
     w = float_array(w, "w", "(n_in, n_out)")
     x = float_array(x, "x", "(n, n_in)", dtype=w.dtype, dtype_of="w")
     b = float_array(b, "b", "(n_out,)", ndim=1, dtype=w.dtype, dtype_of="w")
@@ -160,11 +164,12 @@ def dense_forward_args(x, w, b, out, check_finite):
     same_shape(b, "b", (n_out,), "(n_out,)")
     if check_finite:
         finite(x, "x"), finite(w, "w"), finite(b, "b")
-    y = output(out, "out", (x.shape[0], n_out), "(n, n_out)", w.dtype, (x, w, b))
+    y = output(out, "out", (x.shape[0], n_out), "(n, n_out)", w.dtype, given)
     return x, w, b, y
 
 
 def dense_backward_input_args(dy, w, out, check_finite):
+    given = (dy, w)
     w = float_array(w, "w", "(n_in, n_out)")
     dy = float_array(dy, "dy", "(n, n_out)", dtype=w.dtype, dtype_of="w")
     n_in, n_out = w.shape
@@ -172,7 +177,7 @@ def dense_backward_input_args(dy, w, out, check_finite):
         raise ValueError(f"dy must have shape (n, n_out) with n_out = {n_out} (w.shape[1]), got {dy.shape}")
     if check_finite:
         finite(dy, "dy"), finite(w, "w")
-    dx = output(out, "out", (dy.shape[0], n_in), "(n, n_in)", w.dtype, (dy, w))
+    dx = output(out, "out", (dy.shape[0], n_in), "(n, n_in)", w.dtype, given)
     return dy, w, dx
 
 
@@ -189,19 +194,21 @@ def _x_dy(x, dy, check_finite):
 
 
 def dense_backward_params_args(x, dy, out, check_finite):
+    given = (x, dy)
     x, dy = _x_dy(x, dy, check_finite)
     n_in, n_out = x.shape[1], dy.shape[1]
     if out is None:
         out = (None, None)
     elif not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError("out must be None or a tuple (dw, db) of arrays")
-    dw = output(out[0], "out[0] (dw)", (n_in, n_out), "(n_in, n_out)", x.dtype, (x, dy))
-    db = output(out[1], "out[1] (db)", (n_out,), "(n_out,)", x.dtype, (x, dy, dw))
+    dw = output(out[0], "out[0] (dw)", (n_in, n_out), "(n_in, n_out)", x.dtype, given)
+    db = output(out[1], "out[1] (db)", (n_out,), "(n_out,)", x.dtype, given + (dw,))
     return x, dy, dw, db
 
 
 def dense_sgd_update_args(x, dy, w, b, lr, check_finite):
     lr = learning_rate(lr)
+    given = (x, dy)
     x, dy = _x_dy(x, dy, check_finite)
     if not isinstance(w, np.ndarray) or not isinstance(b, np.ndarray):
         raise TypeError("w and b must be numpy.ndarray objects to be updated in place")
@@ -214,11 +221,14 @@ def dense_sgd_update_args(x, dy, w, b, lr, check_finite):
     same_shape(b, "b", (dy.shape[1],), "(n_out,)")
     writable(w, "w", "(n_in, n_out)")
     writable(b, "b", "(n_out,)")
-    if np.may_share_memory(w, b) or any(np.may_share_memory(p, a) for p in (w, b) for a in (x, dy)):
+    if np.may_share_memory(w, b) or any(np.may_share_memory(p, a) for p in (w, b) for a in given):
         raise ValueError("w and b must not overlap each other, x or dy")
     if check_finite:
         finite(w, "w"), finite(b, "b")
-    # the step is taken in the parameters' precision in both forms
+    # the step is taken in the parameters' precision in both forms; a finite float64
+    # lr can still overflow float32 (lr = 1e39 would turn every weight into inf)
+    if abs(lr) > np.finfo(x.dtype).max:
+        raise ValueError(f"lr must be finite in {x.dtype}, got {lr} (outside the {x.dtype} range)")
     return x, dy, w, b, x.dtype.type(lr)
 
 
@@ -226,20 +236,22 @@ def dense_sgd_update_args(x, dy, w, b, lr, check_finite):
 
 
 def activation_args(x, out, check_finite):
+    given = (x,)
     x = float_array(x, "x", "(n, k)")
     if check_finite:
         finite(x, "x")
-    y = output(out, "out", x.shape, "(n, k)", x.dtype, (x,))
+    y = output(out, "out", x.shape, "(n, k)", x.dtype, given)
     return x, y
 
 
 def activation_backward_args(x, dy, out, check_finite):
+    given = (x, dy)
     x = float_array(x, "x", "(n, k)")
     dy = float_array(dy, "dy", "(n, k)", dtype=x.dtype, dtype_of="x")
     same_shape(dy, "dy", x.shape, "(n, k) like x")
     if check_finite:
         finite(x, "x"), finite(dy, "dy")
-    dx = output(out, "out", x.shape, "(n, k)", x.dtype, (x, dy))
+    dx = output(out, "out", x.shape, "(n, k)", x.dtype, given)
     return x, dy, dx
 
 
@@ -248,12 +260,13 @@ def activation_backward_args(x, dy, out, check_finite):
 
 def regression_loss_args(y, t, red, out, check_finite):
     reduction(red)
+    given = (y, t)
     y = float_array(y, "y", "(n, k)")
     t = float_array(t, "t", "(n, k)", dtype=y.dtype, dtype_of="y")
     same_shape(t, "t", y.shape, "(n, k) like y")
     if check_finite:
         finite(y, "y"), finite(t, "t")
-    dy = output(out, "out", y.shape, "(n, k)", y.dtype, (y, t))
+    dy = output(out, "out", y.shape, "(n, k)", y.dtype, given)
     return y, t, dy
 
 
@@ -300,10 +313,83 @@ def class_target(target, n, k, dtype, check_finite):
 
 def softmax_cross_entropy_args(z, target, red, out, check_finite):
     reduction(red)
+    z_given = z
     z = float_array(z, "z", "(n, k)")
     if check_finite:
         finite(z, "z")
     labels, t = class_target(target, z.shape[0], z.shape[1], z.dtype, check_finite)
-    inputs = (z,) if t is None else (z, t)
-    dz = output(out, "out", z.shape, "(n, k)", z.dtype, inputs)
+    # the caller's arrays (labels too: the kernel reads them while it writes dz)
+    dz = output(out, "out", z.shape, "(n, k)", z.dtype, (z_given, target))
     return z, labels, t, dz
+
+
+# --- optimizers ------------------------------------------------------------------
+
+# positions in the float64 hyper-parameter vector every optimizer kernel takes
+LR, MU, BETA1, BETA2, EPS = range(5)
+
+
+def unit_interval(value, name):
+    """Raise ``ValueError`` unless ``0 <= value < 1``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def step_number(step):
+    """Return ``step`` as an int after checking that it is an integer >= 1."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
+        raise ValueError(f"step must be an integer >= 1, got {step!r}")
+    return int(step)
+
+
+def optimizer_hyper(lr, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Validate optimizer settings and pack them into the kernels' float64 vector."""
+    hyper = np.empty(5, dtype=np.float64)
+    hyper[LR] = learning_rate(lr)
+    hyper[MU] = unit_interval(momentum, "momentum")
+    hyper[BETA1] = unit_interval(beta1, "beta1")
+    hyper[BETA2] = unit_interval(beta2, "beta2")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+        raise ValueError(f"eps must be a number > 0, got {eps!r}")
+    hyper[EPS] = eps
+    return hyper
+
+
+def optimizer_args(p, g, moments, check_finite):
+    """Check flat parameters, gradients and the optimizer's state arrays.
+
+    Returns
+    -------
+    p, g, m, s : numpy.ndarray
+        ``m`` and ``s`` are the given moments, or empty arrays where not given.
+    """
+    if not isinstance(p, np.ndarray):
+        raise TypeError(f"p must be a numpy.ndarray of shape (size,), got {type(p).__name__}")
+    if p.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"p must have dtype float32 or float64, got {p.dtype}")
+    if p.ndim != 1 or p.size == 0:
+        raise ValueError(f"p must be a non-empty 1-D array of shape (size,), got shape {p.shape}")
+    writable(p, "p", "(size,)")
+    g = float_array(g, "g", "(size,)", ndim=1, dtype=p.dtype, dtype_of="p")
+    same_shape(g, "g", p.shape, "(size,) like p")
+    names = ("m", "s") if len(moments) == 2 else ("velocity",)
+    state = []
+    for a, name in zip(moments, names):
+        if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
+            raise TypeError(f"{name} must be a numpy.ndarray with the dtype of p ({p.dtype})")
+        same_shape(a, name, p.shape, "(size,) like p")
+        writable(a, name, "(size,)")
+        state.append(a)
+    arrays = [p, g] + state
+    for k, a in enumerate(arrays):
+        for other in arrays[k + 1:]:
+            if np.may_share_memory(a, other):
+                raise ValueError("p, g and the optimizer state must be separate arrays")
+    if check_finite:
+        finite(g, "g")
+        for a, name in zip(state, names):
+            finite(a, name)
+    empty = np.empty(0, dtype=p.dtype)
+    state += [empty] * (2 - len(state))
+    return p, g, state[0], state[1]

@@ -1,0 +1,193 @@
+"""Whole-network passes, loop form: one compiled call per training step or epoch.
+
+A network is described by an int64 table ``spec`` with one row per layer
+(:data:`KIND`, :data:`N_IN`, :data:`N_OUT`, :data:`W_OFF`, :data:`B_OFF`): the layer's
+kind (an activation code of :mod:`.activations`, or :data:`DENSE`), its widths, and
+where its ``w`` (n_in x n_out, C order) and ``b`` start in the flat parameter buffer.
+
+Everything a step touches lives in flat buffers allocated once per (network, batch
+size): ``params`` and ``grads`` (same layout), the optimizer state ``m`` and ``s``,
+and ``work``, which holds, at the offsets of the int64 table ``layout``:
+
+- ``layout[0]``: the batch input x (n, n_in of layer 0)
+- ``layout[l + 1]``: the output of layer l (n, N_OUT[l]); the last one is the network output
+- ``layout[L + 1]``, ``layout[L + 2]``: two gradient buffers, used in turn going backwards
+- ``layout[L + 3]``: the per-sample losses (n,)
+- ``layout[L + 4]``: the batch targets (n, K) when targets are not class labels
+
+A buffer laid out for a batch of B samples serves any batch n <= B: each slot's
+first n rows are used.  The kernels of :mod:`.dense`, :mod:`.activations`,
+:mod:`.losses` and :mod:`.optim` do the arithmetic; this module only sequences them.
+"""
+
+import numpy as np
+from numba import njit
+
+from .._checks import _all_finite
+from .._config import SERIAL
+from .activations import _activation_backward, _activation_forward
+from .dense import _dense_backward_input, _dense_backward_params, _dense_forward
+from .losses import MSE, _loss
+from .optim import _optimizer_step
+
+KIND, N_IN, N_OUT, W_OFF, B_OFF = range(5)
+DENSE = 10
+"""Kind code of a dense layer in ``spec`` (activation kinds are 0..3)."""
+
+
+@njit(**SERIAL)
+def _rows(flat, off, n, width):
+    return flat[off:off + n * width].reshape((n, width))
+
+
+@njit(**SERIAL)
+def _forward(spec, params, work, layout, n):
+    """Run every layer on the first n rows of the input slot; return the output view."""
+    for l in range(spec.shape[0]):
+        n_in, n_out = spec[l, N_IN], spec[l, N_OUT]
+        if spec[l, KIND] == DENSE:
+            w = _rows(params, spec[l, W_OFF], n_in, n_out)
+            b = params[spec[l, B_OFF]:spec[l, B_OFF] + n_out]
+            _dense_forward(_rows(work, layout[l], n, n_in), w, b, _rows(work, layout[l + 1], n, n_out))
+        else:
+            x = work[layout[l]:layout[l] + n * n_in]
+            _activation_forward(spec[l, KIND], x, work[layout[l + 1]:layout[l + 1] + n * n_out])
+    last = spec.shape[0] - 1
+    return _rows(work, layout[last + 1], n, spec[last, N_OUT])
+
+
+@njit(**SERIAL)
+def _forward_loss(spec, params, work, layout, labels, n, loss_code, mean):
+    """Forward pass and loss; writes dE/dy of the output to the first gradient buffer."""
+    n_layers = spec.shape[0]
+    y = _forward(spec, params, work, layout, n)
+    k = y.shape[1]
+    if labels.size > 0:
+        t = _rows(work, 0, 0, 0)
+    else:
+        t = _rows(work, layout[n_layers + 4], n, k)
+    scale = 2.0 / k if loss_code == MSE else 1.0
+    if mean:
+        scale /= n
+    dy = _rows(work, layout[n_layers + 1], n, k)
+    per_sample = work[layout[n_layers + 3]:layout[n_layers + 3] + n]
+    total = _loss(loss_code, y, t, labels, work.dtype.type(scale), dy, per_sample)
+    return total / n if mean else total
+
+
+@njit(**SERIAL)
+def _backward(spec, params, grads, work, layout, n, weight_decay):
+    """Fill ``grads`` from dE/dy in the first gradient buffer (as left by the loss).
+
+    Layers are visited last to first; each Dense layer's input gradient is taken
+    with its weights as they were in the forward pass, since nothing is updated
+    until every gradient is known.  No input gradient is formed below the first
+    Dense layer, where nothing would use it.
+    """
+    n_layers = spec.shape[0]
+    first_dense = 0
+    while spec[first_dense, KIND] != DENSE:
+        first_dense += 1
+    cur, other = layout[n_layers + 1], layout[n_layers + 2]
+    for l in range(n_layers - 1, first_dense - 1, -1):
+        n_in, n_out = spec[l, N_IN], spec[l, N_OUT]
+        if spec[l, KIND] == DENSE:
+            w_off, b_off = spec[l, W_OFF], spec[l, B_OFF]
+            w = _rows(params, w_off, n_in, n_out)
+            dw = _rows(grads, w_off, n_in, n_out)
+            dy = _rows(work, cur, n, n_out)
+            _dense_backward_params(_rows(work, layout[l], n, n_in), dy, dw, grads[b_off:b_off + n_out])
+            if weight_decay != 0:
+                decay = grads.dtype.type(weight_decay)
+                for k in range(w_off, w_off + n_in * n_out):
+                    grads[k] += decay * params[k]
+            if l > first_dense:
+                _dense_backward_input(dy, w, _rows(work, other, n, n_in))
+        else:
+            size = n * n_in
+            _activation_backward(spec[l, KIND], work[layout[l]:layout[l] + size],
+                                 work[cur:cur + size], work[other:other + size])
+        cur, other = other, cur
+
+
+@njit(**SERIAL)
+def _train_step(spec, params, grads, m, s, hyper, step, work, layout, labels, n,
+                loss_code, mean, weight_decay, optimizer):
+    """One training step on the batch already in ``work``; returns (loss, applied).
+
+    The loss is taken before the update.  If it, or any gradient, is not finite the
+    update is skipped, so a diverging step leaves the parameters as they were.
+    """
+    loss = _forward_loss(spec, params, work, layout, labels, n, loss_code, mean)
+    if not np.isfinite(loss):
+        return loss, False
+    _backward(spec, params, grads, work, layout, n, weight_decay)
+    if not _all_finite(grads):
+        return loss, False
+    _optimizer_step(optimizer, params, grads, m, s, hyper, step)
+    return loss, True
+
+
+@njit(**SERIAL)
+def _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n):
+    """Copy samples order[start:start + n] of x, and of labels or t (whichever is
+    not empty), into the batch slots; return the batch's labels (empty if none)."""
+    n_layers = spec.shape[0]
+    n_in = x.shape[1]
+    xb = _rows(work, layout[0], n, n_in)
+    for r in range(n):
+        src = order[start + r]
+        for i in range(n_in):
+            xb[r, i] = x[src, i]
+    if labels.size > 0:
+        for r in range(n):
+            label_buf[r] = labels[order[start + r]]
+        return label_buf[:n]
+    if t.shape[0] > 0:
+        k = t.shape[1]
+        tb = _rows(work, layout[n_layers + 4], n, k)
+        for r in range(n):
+            src = order[start + r]
+            for c in range(k):
+                tb[r, c] = t[src, c]
+    return label_buf[:0]
+
+
+@njit(**SERIAL)
+def _train_epoch(spec, params, grads, m, s, hyper, step, work, layout, label_buf, x, t,
+                 labels, order, batch_size, loss_code, mean, weight_decay, optimizer,
+                 batch_losses):
+    """Train on every sample once, in the order given, in batches of ``batch_size``.
+
+    ``step`` is the number of the first step (counted from 1, for Adam).  The loss of
+    each batch (before its update) goes to ``batch_losses``.  Returns the number of
+    steps applied: fewer than the number of batches when a step's loss or gradients
+    were not finite, in which case training stops there with that step not applied.
+    """
+    total = order.shape[0]
+    n_batches = (total + batch_size - 1) // batch_size
+    for k in range(n_batches):
+        start = k * batch_size
+        n = min(batch_size, total - start)
+        lab = _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n)
+        loss, applied = _train_step(spec, params, grads, m, s, hyper, step + k, work, layout,
+                                    lab, n, loss_code, mean, weight_decay, optimizer)
+        batch_losses[k] = loss
+        if not applied:
+            return k
+    return n_batches
+
+
+@njit(**SERIAL)
+def _predict(spec, params, work, layout, x, out, batch_size):
+    """Forward pass over all rows of x, batch by batch, into out (N, K)."""
+    total = x.shape[0]
+    order = np.arange(total)
+    no_labels = np.empty(0, dtype=np.intp)
+    empty_t = x[:0]
+    for start in range(0, total, batch_size):
+        n = min(batch_size, total - start)
+        _load_batch(spec, work, layout, no_labels, x, empty_t, no_labels, order, start, n)
+        y = _forward(spec, params, work, layout, n)
+        out[start:start + n] = y
+

@@ -1,0 +1,144 @@
+"""Optimizers, loop form: one elementwise update of a flat parameter buffer.
+
+``p`` parameters, ``g`` gradients dE/dp (weight decay already added), α learning
+rate, t the step number counted from 1:
+
+sgd        p ← p − α g
+momentum   v ← μ v − α g;   p ← p + v
+nesterov   v ← μ v − α g;   p ← p + μ v − α g
+adam       m ← β1 m + (1 − β1) g;   s ← β2 s + (1 − β2) g²
+           α_t = α √(1 − β2^t) / (1 − β1^t);   p ← p − α_t m / (√s + ε)
+
+The momentum and Adam forms are scikit-learn's (``sklearn.neural_network``), so the
+estimators in :mod:`fastnn.sklearn` follow the same trajectories.  ``state`` holds the
+optimizer's memory: ``m`` is the velocity ``v`` for momentum and the first moment
+for Adam, ``s`` the second moment; both start at zero.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .. import _checks
+from .._checks import BETA1, BETA2, EPS, LR, MU
+from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, SERIAL
+
+__all__ = ["sgd_update", "momentum_update", "adam_update"]
+
+SGD, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3
+CODES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM}
+BLOCK = 4096
+
+
+@njit(**SERIAL)
+def _update_block(code, p, g, m, s, hyper, step, k0, k1):
+    lr = p.dtype.type(hyper[LR])
+    if code == SGD:
+        for k in range(k0, k1):
+            p[k] -= lr * g[k]
+    elif code == MOMENTUM or code == NESTEROV:
+        mu = p.dtype.type(hyper[MU])
+        for k in range(k0, k1):
+            m[k] = mu * m[k] - lr * g[k]
+            if code == NESTEROV:
+                p[k] += mu * m[k] - lr * g[k]
+            else:
+                p[k] += m[k]
+    else:
+        b1, b2 = hyper[BETA1], hyper[BETA2]
+        lr_t = p.dtype.type(hyper[LR] * np.sqrt(1 - b2 ** step) / (1 - b1 ** step))
+        eps = p.dtype.type(hyper[EPS])
+        beta1, beta2 = p.dtype.type(b1), p.dtype.type(b2)
+        for k in range(k0, k1):
+            m[k] = beta1 * m[k] + (1 - beta1) * g[k]
+            s[k] = beta2 * s[k] + (1 - beta2) * g[k] * g[k]
+            p[k] -= lr_t * m[k] / (np.sqrt(s[k]) + eps)
+
+
+@njit(**PARALLEL)
+def _update_parallel(code, p, g, m, s, hyper, step):
+    size = p.size
+    for blk in prange((size + BLOCK - 1) // BLOCK):
+        k0 = blk * BLOCK
+        _update_block(code, p, g, m, s, hyper, step, k0, min(k0 + BLOCK, size))
+
+
+@njit(**SERIAL)
+def _optimizer_step(code, p, g, m, s, hyper, step):
+    """Apply one update of optimizer ``code`` to flat ``p`` in place.
+
+    ``m``, ``s``: the optimizer's state, like ``p`` (ignored where unused);
+    ``hyper``: the float64 vector (lr, momentum, beta1, beta2, eps); ``step`` >= 1.
+    """
+    if p.size >= PARALLEL_MIN_ELEMENTS:
+        _update_parallel(code, p, g, m, s, hyper, step)
+    else:
+        _update_block(code, p, g, m, s, hyper, step, 0, p.size)
+
+
+def sgd_update(p, g, lr, *, check_finite=True):
+    """Plain gradient descent in place: ``p ← p − lr · g``.
+
+    Parameters
+    ----------
+    p : ndarray, shape (size,)
+        Flat parameters, updated in place.
+    g : ndarray, shape (size,)
+        Gradients dE/dp, same dtype.
+    lr : float
+        Learning rate.
+    check_finite : bool, default True
+        Reject NaN or infinite gradients before anything is written.
+    """
+    p, g, m, s = _checks.optimizer_args(p, g, (), check_finite)
+    _optimizer_step(SGD, p, g, m, s, _checks.optimizer_hyper(lr), 1)
+
+
+def momentum_update(p, g, velocity, lr, momentum=0.9, nesterov=False, *, check_finite=True):
+    """SGD with (Nesterov) momentum in place.
+
+    ``v ← μ v − lr g``, then ``p ← p + v`` (or ``p ← p + μ v − lr g`` with Nesterov).
+
+    Parameters
+    ----------
+    p : ndarray, shape (size,)
+        Flat parameters, updated in place.
+    g : ndarray, shape (size,)
+        Gradients.
+    velocity : ndarray, shape (size,)
+        Velocity ``v``, updated in place (start from zeros).
+    lr : float
+        Learning rate.
+    momentum : float, default 0.9
+        μ, in [0, 1).
+    nesterov : bool, default False
+    check_finite : bool, default True
+    """
+    p, g, m, s = _checks.optimizer_args(p, g, (velocity,), check_finite)
+    hyper = _checks.optimizer_hyper(lr, momentum=momentum)
+    _optimizer_step(NESTEROV if nesterov else MOMENTUM, p, g, m, s, hyper, 1)
+
+
+def adam_update(p, g, m, s, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, *, check_finite=True):
+    """One Adam step in place (scikit-learn's form: bias correction folded into the rate).
+
+    Parameters
+    ----------
+    p : ndarray, shape (size,)
+        Flat parameters, updated in place.
+    g : ndarray, shape (size,)
+        Gradients.
+    m, s : ndarray, shape (size,)
+        First and second moment estimates, updated in place (start from zeros).
+    step : int
+        The number of this step, counted from 1.
+    lr : float
+        Learning rate.
+    beta1, beta2 : float
+        Decay rates of the moments, in [0, 1).
+    eps : float
+        Added to √s, > 0.
+    check_finite : bool, default True
+    """
+    p, g, m, s = _checks.optimizer_args(p, g, (m, s), check_finite)
+    hyper = _checks.optimizer_hyper(lr, beta1=beta1, beta2=beta2, eps=eps)
+    _optimizer_step(ADAM, p, g, m, s, hyper, _checks.step_number(step))

@@ -1,0 +1,54 @@
+"""Optimizers, matrix form: the updates of :mod:`fastnn.loops.optim` as whole-array
+NumPy expressions (see there for the equations).
+"""
+
+import numpy as np
+
+from .. import _checks
+from .._checks import BETA1, BETA2, EPS, LR, MU
+from ..loops import optim as _loop_form
+from ..loops.optim import ADAM, MOMENTUM, NESTEROV, SGD
+
+__all__ = ["sgd_update", "momentum_update", "adam_update"]
+
+
+def _optimizer_step(code, p, g, m, s, hyper, step):
+    lr = p.dtype.type(hyper[LR])
+    if code == SGD:
+        p -= lr * g
+    elif code in (MOMENTUM, NESTEROV):
+        mu = p.dtype.type(hyper[MU])
+        m *= mu
+        m -= lr * g
+        p += mu * m - lr * g if code == NESTEROV else m
+    else:
+        b1, b2 = hyper[BETA1], hyper[BETA2]
+        lr_t = p.dtype.type(hyper[LR] * np.sqrt(1 - b2 ** step) / (1 - b1 ** step))
+        beta1, beta2 = p.dtype.type(b1), p.dtype.type(b2)
+        m *= beta1
+        m += (1 - beta1) * g
+        s *= beta2
+        s += (1 - beta2) * g * g
+        p -= lr_t * m / (np.sqrt(s) + p.dtype.type(hyper[EPS]))
+
+
+def sgd_update(p, g, lr, *, check_finite=True):
+    p, g, m, s = _checks.optimizer_args(p, g, (), check_finite)
+    _optimizer_step(SGD, p, g, m, s, _checks.optimizer_hyper(lr), 1)
+
+
+def momentum_update(p, g, velocity, lr, momentum=0.9, nesterov=False, *, check_finite=True):
+    p, g, m, s = _checks.optimizer_args(p, g, (velocity,), check_finite)
+    hyper = _checks.optimizer_hyper(lr, momentum=momentum)
+    _optimizer_step(NESTEROV if nesterov else MOMENTUM, p, g, m, s, hyper, 1)
+
+
+def adam_update(p, g, m, s, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, *, check_finite=True):
+    p, g, m, s = _checks.optimizer_args(p, g, (m, s), check_finite)
+    hyper = _checks.optimizer_hyper(lr, beta1=beta1, beta2=beta2, eps=eps)
+    _optimizer_step(ADAM, p, g, m, s, hyper, _checks.step_number(step))
+
+
+for _f in (sgd_update, momentum_update, adam_update):
+    _f.__doc__ = getattr(_loop_form, _f.__name__).__doc__
+del _f

@@ -1,0 +1,616 @@
+"""Layers and the :class:`Network` that trains them.
+
+A network is a list of layers, activations being layers of their own::
+
+    net = Network([Dense(64, 128), ReLU(), Dense(128, 10)],
+                  loss="softmax_cross_entropy", form="loops", dtype="float32", seed=0)
+
+All parameters live in one flat, 64-byte-aligned buffer; each Dense layer's ``w``
+(n_in x n_out) and ``b`` are views into it, so ``net.layers[0].w[...] = 0`` changes
+the network.  ``form="loops"`` runs every step as one compiled call
+(:mod:`fastnn.loops.network`); ``form="matrix"`` runs the same buffers through the NumPy
+kernels layer by layer (:mod:`fastnn.matrix.network`).
+
+Initialization (seeded, identical in both forms): weights are drawn uniformly from
+``[-a, a]`` in float64 and cast to the network's dtype, with ``a = sqrt(6 / n_in)``
+(He) for a Dense layer followed by ReLU, and ``a = sqrt(6 / (n_in + n_out))`` (Glorot)
+otherwise; biases start at zero.
+"""
+
+import numbers
+import os
+
+import numpy as np
+
+from . import _buffers, _checks
+from .loops import activations as _act
+from .loops import losses as _losses
+from .loops import network as _loop_network
+from .loops.network import B_OFF, DENSE, KIND, N_IN, N_OUT, W_OFF
+from .matrix import activations as _matrix_act
+from .matrix import network as _matrix_network
+
+__all__ = ["Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "Network"]
+
+FORMAT = "fastnn-network"
+FORMAT_VERSION = 1
+_PAD = 16  # elements: every slot starts on a 64-byte boundary for float32 (128 for float64)
+_FORMS = {"loops": _loop_network, "matrix": _matrix_network}
+_LOSSES = ("mse", "half_sse", "softmax_cross_entropy")
+_PREDICT_CHUNK = 1024
+
+
+def _pad(size):
+    return -(-size // _PAD) * _PAD
+
+
+class Layer:
+    """Base class of the layers of a :class:`Network`."""
+
+    kind = None
+    name = None
+
+    def __init__(self):
+        self._network = None
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Dense(Layer):
+    """Fully connected layer, ``y[n, j] = Σ_i x[n, i] w[i, j] + b[j]``.
+
+    Parameters
+    ----------
+    n_in : int
+        Number of inputs.
+    n_out : int
+        Number of outputs.
+
+    Attributes
+    ----------
+    w : ndarray, shape (n_in, n_out)
+        Weights, a view into the network's parameter buffer (None until the layer is
+        in a network).  Assigning an array copies it in.
+    b : ndarray, shape (n_out,)
+        Biases, likewise.
+    """
+
+    kind = DENSE
+    name = "dense"
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        for value, arg in ((n_in, "n_in"), (n_out, "n_out")):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"Dense {arg} must be a positive integer, got {value!r}")
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self._w = self._b = None
+
+    def __repr__(self):
+        return f"Dense({self.n_in}, {self.n_out})"
+
+    @property
+    def w(self):
+        return self._w
+
+    @w.setter
+    def w(self, value):
+        self._assign(self._w, value, "w")
+
+    @property
+    def b(self):
+        return self._b
+
+    @b.setter
+    def b(self, value):
+        self._assign(self._b, value, "b")
+
+    def _assign(self, view, value, name):
+        if view is None:
+            raise AttributeError(f"{name} exists once the layer is part of a Network")
+        value = np.asarray(value)
+        if value.shape != view.shape:
+            raise ValueError(f"{name} must have shape {view.shape}, got {value.shape}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        view[...] = value
+
+
+class _Activation(Layer):
+    def __init__(self):
+        super().__init__()
+        self.width = None
+
+
+class Identity(_Activation):
+    """Identity activation layer, ``y = x``."""
+
+    kind, name = _act.IDENTITY, "identity"
+
+
+class ReLU(_Activation):
+    """ReLU activation layer, ``y = max(0, x)``."""
+
+    kind, name = _act.RELU, "relu"
+
+
+class Sigmoid(_Activation):
+    """Logistic sigmoid activation layer, ``y = 1 / (1 + exp(-x))``."""
+
+    kind, name = _act.SIGMOID, "sigmoid"
+
+
+class Tanh(_Activation):
+    """Hyperbolic tangent activation layer."""
+
+    kind, name = _act.TANH, "tanh"
+
+
+_BY_NAME = {cls.name: cls for cls in (Identity, ReLU, Sigmoid, Tanh)}
+
+
+class _Workspace:
+    """Work buffers for batches of up to ``batch`` samples (see fastnn.loops.network)."""
+
+    def __init__(self, spec, n_in, n_out, batch, dtype):
+        widths = [int(n_in)] + [int(v) for v in spec[:, N_OUT]]
+        widest = max(widths)
+        sizes = [batch * w for w in widths] + [batch * widest, batch * widest, batch, batch * n_out]
+        offsets = np.zeros(len(sizes), dtype=np.int64)
+        offsets[1:] = np.cumsum([_pad(size) for size in sizes[:-1]])
+        self.layout = offsets
+        self.work = _buffers.zeros(int(offsets[-1]) + _pad(sizes[-1]), dtype)
+        self.label_buf = np.zeros(batch, dtype=np.intp)
+        self.batch = batch
+
+
+class Network:
+    """A multilayer perceptron: a list of layers, a loss, and the buffers that train it.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        ``Dense`` layers and activation layers (``Identity``, ``ReLU``, ``Sigmoid``,
+        ``Tanh``) in order; at least one Dense.  Consecutive Dense widths must chain.
+    loss : {"mse", "half_sse", "softmax_cross_entropy"}, default "mse"
+        Loss on the last layer's output.  For softmax cross-entropy the network
+        outputs logits (no activation after the last Dense) and targets are class
+        labels (n,) or one-hot rows (n, k).
+    reduction : {"mean", "sum"}, default "mean"
+        How per-sample losses are combined over a batch (``half_sse`` is always a sum).
+    form : {"loops", "matrix"}, default "loops"
+        Which implementation trains the network; both give the same results within
+        rounding.
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of parameters and computation.  Inputs are converted to it.
+    seed : int or None, default None
+        Seed of the weight initialization.
+
+    Attributes
+    ----------
+    layers : list of Layer
+    params : ndarray, shape (size,)
+        The flat parameter buffer every ``w`` and ``b`` is a view of.
+    n_in, n_out : int
+        Input and output widths.
+    """
+
+    def __init__(self, layers, loss="mse", reduction="mean", form="loops", dtype="float32", seed=None):
+        if form not in _FORMS:
+            raise ValueError(f"form must be 'loops' or 'matrix', got {form!r}")
+        if loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(_LOSSES)}, got {loss!r}")
+        _checks.reduction(reduction)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+        if self.dtype not in _checks.FLOAT_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.layers = list(layers)
+        self.loss_name, self.reduction, self.form = loss, reduction, form
+        self._backend = _FORMS[form]
+        self.spec, self.n_in, self.n_out, size = self._build_spec()
+        self.params = _buffers.zeros(size, self.dtype)
+        self.grads = _buffers.zeros(size, self.dtype)
+        self._state = None  # (m, s) of the optimizer, allocated on first use
+        self._optimizer_key = None
+        self.step_count = 0
+        self._workspaces = {}
+        self._attach()
+        self.init_params(seed)
+
+    # -- structure ----------------------------------------------------------------
+
+    def _build_spec(self):
+        if not self.layers:
+            raise ValueError("layers must hold at least one layer")
+        dense = [l for l in self.layers if isinstance(l, Dense)]
+        if not dense:
+            raise ValueError("layers must include at least one Dense layer")
+        rows, width, offset = [], dense[0].n_in, 0
+        for position, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer) or type(layer) in (Layer, _Activation):
+                raise TypeError(f"layers[{position}] must be a Dense or activation layer, got {layer!r}")
+            if layer._network is not None:
+                raise ValueError(f"layers[{position}] ({layer!r}) already belongs to another Network")
+            if isinstance(layer, Dense):
+                if layer.n_in != width:
+                    raise ValueError(
+                        f"layers[{position}] is Dense({layer.n_in}, {layer.n_out}) but its input "
+                        f"has width {width}: n_in must be {width}"
+                    )
+                w_off = offset
+                b_off = w_off + _pad(layer.n_in * layer.n_out)
+                offset = b_off + _pad(layer.n_out)
+                rows.append((DENSE, layer.n_in, layer.n_out, w_off, b_off))
+                width = layer.n_out
+            else:
+                rows.append((layer.kind, width, width, 0, 0))
+        if self.loss_name == "softmax_cross_entropy" and width < 2:
+            raise ValueError("softmax_cross_entropy needs at least 2 outputs")
+        return np.array(rows, dtype=np.int64), dense[0].n_in, width, offset
+
+    def _attach(self):
+        for layer, row in zip(self.layers, self.spec):
+            layer._network = self
+            if row[KIND] == DENSE:
+                layer._w = self.params[row[W_OFF]:row[W_OFF] + row[N_IN] * row[N_OUT]].reshape(row[N_IN], row[N_OUT])
+                layer._b = self.params[row[B_OFF]:row[B_OFF] + row[N_OUT]]
+            else:
+                layer.width = int(row[N_IN])
+
+    @property
+    def dense_layers(self):
+        """The Dense layers, in order."""
+        return [l for l in self.layers if isinstance(l, Dense)]
+
+    def parameters(self):
+        """List of ``(w, b)`` views, one pair per Dense layer."""
+        return [(l.w, l.b) for l in self.dense_layers]
+
+    @property
+    def n_params(self):
+        """Number of weights and biases."""
+        return sum(l.n_in * l.n_out + l.n_out for l in self.dense_layers)
+
+    def __repr__(self):
+        inner = ", ".join(repr(l) for l in self.layers)
+        return f"Network([{inner}], loss={self.loss_name!r}, form={self.form!r}, dtype={self.dtype.name!r})"
+
+    def init_params(self, seed=None):
+        """Draw new weights (He or Glorot uniform, see the module docs) and zero biases.
+
+        Parameters
+        ----------
+        seed : int or None
+            The same seed gives the same parameters in both forms.
+        """
+        rng = np.random.default_rng(seed)
+        self.params.fill(0)
+        for position, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                after = self.layers[position + 1] if position + 1 < len(self.layers) else None
+                fan = layer.n_in if isinstance(after, ReLU) else layer.n_in + layer.n_out
+                bound = np.sqrt(6.0 / fan)
+                layer.w[...] = rng.uniform(-bound, bound, size=(layer.n_in, layer.n_out))
+        self.reset_optimizer()
+
+    def reset_optimizer(self):
+        """Forget the optimizer's state (momentum, Adam moments and step count)."""
+        self._optimizer_key = None
+        self.step_count = 0
+        if self._state is not None:
+            self._state.fill(0)
+
+    # -- data ---------------------------------------------------------------------
+
+    @property
+    def _loss_code(self):
+        return _losses.CODES[self.loss_name]
+
+    @property
+    def _mean(self):
+        return self.reduction == "mean" and self.loss_name != "half_sse"
+
+    def _inputs(self, x, name="X"):
+        """x as a C-contiguous (n, n_in) array of the network's dtype, validated."""
+        if isinstance(x, np.ndarray) and x.dtype == self.dtype and x.flags.c_contiguous:
+            arr = x
+        else:
+            try:
+                arr = np.ascontiguousarray(x, dtype=self.dtype)
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"{name} must be a numeric array of shape (n, {self.n_in}): {err}") from None
+        if arr.ndim != 2 or arr.shape[1] != self.n_in:
+            raise ValueError(f"{name} must have shape (n, {self.n_in}), got {arr.shape}")
+        if arr.shape[0] == 0:
+            raise ValueError(f"{name} is empty: it has 0 samples")
+        _checks.finite(arr, name)
+        return arr
+
+    def _targets(self, t, n, name="T"):
+        """Targets as (t, labels): float rows (n, n_out) or integer labels (n,)."""
+        none_t = np.empty((0, self.n_out), dtype=self.dtype)
+        none_labels = np.empty(0, dtype=np.intp)
+        arr = np.asarray(t)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+        if self.loss_name == "softmax_cross_entropy" and arr.ndim == 1:
+            if arr.dtype.kind == "f":
+                if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
+                    raise ValueError(f"{name} class labels must be whole numbers, found {arr[arr != np.round(arr)][:1]}")
+            labels = arr.astype(np.intp)
+            if labels.shape[0] != n:
+                raise ValueError(f"{name} must hold one label per sample: {n} expected, got {labels.shape[0]}")
+            lo, hi = int(labels.min()), int(labels.max())
+            if lo < 0 or hi >= self.n_out:
+                bad = lo if lo < 0 else hi
+                raise ValueError(f"{name} label {bad} is out of range for {self.n_out} classes (0..{self.n_out - 1})")
+            return none_t, labels
+        if arr.ndim == 1 and self.n_out == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2 or arr.shape != (n, self.n_out):
+            want = f"({n},) class labels or ({n}, {self.n_out})" if self.loss_name == "softmax_cross_entropy" else f"({n}, {self.n_out})"
+            raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+        arr = np.ascontiguousarray(arr, dtype=self.dtype)
+        _checks.finite(arr, name)
+        if self.loss_name == "softmax_cross_entropy":
+            _checks.class_target(arr, n, self.n_out, self.dtype, False)
+        return arr, none_labels
+
+    def _workspace(self, batch):
+        ws = self._workspaces.get(batch)
+        if ws is None:
+            if len(self._workspaces) >= 4:  # keep memory bounded when batch sizes vary
+                self._workspaces.pop(next(iter(self._workspaces)))
+            ws = _Workspace(self.spec, self.n_in, self.n_out, batch, self.dtype)
+            self._workspaces[batch] = ws
+        return ws
+
+    # -- evaluation -----------------------------------------------------------------
+
+    def predict(self, X, batch_size=_PREDICT_CHUNK):
+        """Forward pass: the network's output for each row of X.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+        batch_size : int, default 1024
+            Rows computed at a time (bounds the work memory).
+
+        Returns
+        -------
+        y : ndarray, shape (n, n_out)
+            Network outputs in the network's dtype (logits for softmax cross-entropy).
+        """
+        x = self._inputs(X)
+        chunk = min(int(batch_size), x.shape[0])
+        ws = self._workspace(chunk)
+        out = np.empty((x.shape[0], self.n_out), dtype=self.dtype)
+        self._backend._predict(self.spec, self.params, ws.work, ws.layout, x, out, chunk)
+        return out
+
+    def predict_proba(self, X, batch_size=_PREDICT_CHUNK):
+        """Class probabilities, ``softmax(predict(X))`` (softmax cross-entropy only).
+
+        Returns
+        -------
+        p : ndarray, shape (n, n_out)
+        """
+        if self.loss_name != "softmax_cross_entropy":
+            raise ValueError("predict_proba needs loss='softmax_cross_entropy'")
+        softmax = _act.softmax if self.form == "loops" else _matrix_act.softmax
+        return softmax(self.predict(X, batch_size), check_finite=False)
+
+    def predict_classes(self, X, batch_size=_PREDICT_CHUNK):
+        """Most likely class of each row (argmax of the outputs), as int64 labels."""
+        return np.argmax(self.predict(X, batch_size), axis=1)
+
+    def loss(self, X, T):
+        """The loss on (X, T) with the network's reduction, parameters untouched.
+
+        Returns
+        -------
+        float
+        """
+        x = self._inputs(X)
+        t, labels = self._targets(T, x.shape[0])
+        total = 0.0
+        order = np.arange(x.shape[0])
+        chunk = min(_PREDICT_CHUNK, x.shape[0])
+        ws = self._workspace(chunk)
+        for start in range(0, x.shape[0], chunk):
+            n = min(chunk, x.shape[0] - start)
+            lab = self._backend._load_batch(self.spec, ws.work, ws.layout, ws.label_buf, x, t, labels, order, start, n)
+            total += self._backend._forward_loss(self.spec, self.params, ws.work, ws.layout, lab, n,
+                                                 self._loss_code, False)
+        return total / x.shape[0] if self._mean else total
+
+    def gradients(self, X, T, weight_decay=0.0):
+        """Gradients of the loss on the batch (X, T), parameters untouched.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_in)
+        T : array_like
+            Targets, as for :meth:`fit`.
+        weight_decay : float, default 0
+            L2 coefficient λ: adds λ·w to each dw (not to db).
+
+        Returns
+        -------
+        list of (dw, db)
+            One pair per Dense layer: new arrays of shapes (n_in, n_out) and (n_out,).
+        """
+        x = self._inputs(X)
+        t, labels = self._targets(T, x.shape[0])
+        ws, lab = self._load(x, t, labels)
+        self._backend._forward_loss(self.spec, self.params, ws.work, ws.layout, lab, x.shape[0],
+                                    self._loss_code, self._mean)
+        self._backend._backward(self.spec, self.params, self.grads, ws.work, ws.layout, x.shape[0],
+                                float(weight_decay))
+        return [(self.grads[r[W_OFF]:r[W_OFF] + r[N_IN] * r[N_OUT]].reshape(r[N_IN], r[N_OUT]).copy(),
+                 self.grads[r[B_OFF]:r[B_OFF] + r[N_OUT]].copy())
+                for r in self.spec if r[KIND] == DENSE]
+
+    def _load(self, x, t, labels):
+        ws = self._workspace(x.shape[0])
+        order = np.arange(x.shape[0])
+        lab = self._backend._load_batch(self.spec, ws.work, ws.layout, ws.label_buf, x, t, labels, order, 0, x.shape[0])
+        return ws, lab
+
+    # -- training -------------------------------------------------------------------
+
+    def _optimizer(self, optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay):
+        """Validate optimizer settings; returns (code, hyper, weight_decay)."""
+        from .loops.optim import CODES
+
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+        hyper = _checks.optimizer_hyper(lr, momentum, beta1, beta2, eps)
+        if hyper[0] <= 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) \
+                or not (np.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+        if optimizer == "adam":
+            code = CODES["adam"]
+        elif momentum > 0:
+            code = CODES["nesterov" if nesterov else "momentum"]
+        else:
+            code = CODES["sgd"]
+        key = (code, float(momentum), float(beta1), float(beta2))
+        if key != self._optimizer_key:
+            self.reset_optimizer()
+            self._optimizer_key = key
+        if self._state is None and code != CODES["sgd"]:
+            self._state = _buffers.zeros((2, self.params.size), self.dtype)
+        return code, hyper, float(weight_decay)
+
+    def _state_views(self):
+        if self._state is None:
+            empty = np.empty(0, dtype=self.dtype)
+            return empty, empty
+        return self._state[0], self._state[1]
+
+    def train_step(self, X, T, lr=0.1, optimizer="sgd", momentum=0.0, nesterov=False,
+                   beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        """One optimizer step on the batch (X, T); returns the loss before the step.
+
+        The optimizer's state (velocity, Adam moments, step count) carries over
+        between calls with the same optimizer settings.  See :meth:`fit` for the
+        parameters.
+
+        Raises
+        ------
+        FloatingPointError
+            If the loss or a gradient is not finite; the step is then not applied.
+        """
+        x = self._inputs(X)
+        t, labels = self._targets(T, x.shape[0])
+        code, hyper, wd = self._optimizer(optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay)
+        ws, lab = self._load(x, t, labels)
+        m, s = self._state_views()
+        loss, applied = self._backend._train_step(
+            self.spec, self.params, self.grads, m, s, hyper, self.step_count + 1, ws.work, ws.layout,
+            lab, x.shape[0], self._loss_code, self._mean, wd, code)
+        if not applied:
+            raise FloatingPointError(
+                f"the loss ({loss}) or a gradient is not finite: the step was not applied and "
+                "the parameters are unchanged (try a smaller learning rate)")
+        self.step_count += 1
+        return float(loss)
+
+    def fit(self, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", **kwargs):
+        """Train with mini-batches; see :func:`fastnn.train.fit` for every option.
+
+        Returns
+        -------
+        fastnn.train.History
+        """
+        from .train import fit
+
+        return fit(self, X, T, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, **kwargs)
+
+    # -- persistence ----------------------------------------------------------------
+
+    def save(self, path):
+        """Write the network (architecture, loss, dtype and parameters) to an .npz file.
+
+        ``Network.load(path)`` returns a network with bitwise equal parameters.
+        """
+        arrays = {
+            "format": np.array(FORMAT),
+            "version": np.array(FORMAT_VERSION),
+            "layers": np.array([l.name for l in self.layers]),
+            "widths": np.array([[r[N_IN], r[N_OUT]] for r in self.spec], dtype=np.int64),
+            "loss": np.array(self.loss_name),
+            "reduction": np.array(self.reduction),
+            "dtype": np.array(self.dtype.name),
+        }
+        for k, (w, b) in enumerate(self.parameters()):
+            arrays[f"w{k}"], arrays[f"b{k}"] = w, b
+        with open(os.fspath(path), "wb") as fh:
+            np.savez(fh, **arrays)
+
+    @classmethod
+    def load(cls, path, form="loops"):
+        """Read a network written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        form : {"loops", "matrix"}, default "loops"
+
+        Raises
+        ------
+        ValueError
+            If the file is not a fastnn network, has an unsupported format version,
+            or misses or mis-shapes an array; the message says which.
+        """
+        path = os.fspath(path)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise
+        except Exception as err:
+            raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+        with data:
+            def need(key):
+                if key not in data.files:
+                    raise ValueError(f"{path}: missing array {key!r} (has {', '.join(sorted(data.files))})")
+                return data[key]
+
+            if "format" not in data.files or str(data["format"]) != FORMAT:
+                raise ValueError(f"{path}: not a fastnn network file (no format marker {FORMAT!r})")
+            version = int(need("version"))
+            if version != FORMAT_VERSION:
+                raise ValueError(f"{path}: format version {version} is not supported (this fastnn reads {FORMAT_VERSION})")
+            names, widths = need("layers"), need("widths")
+            if widths.ndim != 2 or widths.shape != (len(names), 2):
+                raise ValueError(f"{path}: 'widths' must have shape ({len(names)}, 2), got {widths.shape}")
+            layers = []
+            for name, (n_in, n_out) in zip(names.tolist(), widths.tolist()):
+                if name == "dense":
+                    layers.append(Dense(n_in, n_out))
+                elif name in _BY_NAME:
+                    layers.append(_BY_NAME[name]())
+                else:
+                    raise ValueError(f"{path}: unknown layer {name!r}")
+            net = cls(layers, loss=str(need("loss")), reduction=str(need("reduction")), form=form,
+                      dtype=str(need("dtype")))
+            for k, layer in enumerate(net.dense_layers):
+                for attr in ("w", "b"):
+                    value = need(f"{attr}{k}")
+                    target = getattr(layer, attr)
+                    if value.shape != target.shape or value.dtype != target.dtype:
+                        raise ValueError(
+                            f"{path}: array '{attr}{k}' must be {target.dtype} of shape {target.shape}, "
+                            f"got {value.dtype} {value.shape}")
+                    setattr(layer, attr, value)
+        return net
+

@@ -1,0 +1,291 @@
+"""Mini-batch training: :func:`fit`, the :class:`Trainer` it drives, and :class:`History`.
+
+An epoch is one call of the backend's ``_train_epoch``: with ``form="loops"`` the
+whole epoch (batching, forward, loss, backward, update, for every batch) runs as one
+compiled call, with no Python per batch.  Data, targets and options are validated
+once, before the first epoch; work buffers are allocated once per batch size.
+"""
+
+import math
+import numbers
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["History", "Trainer", "fit"]
+
+
+class History:
+    """What :func:`fit` measured, one entry per epoch.
+
+    Attributes
+    ----------
+    loss : list of float
+        Training loss of the epoch: the mean over its samples of the per-sample loss
+        taken before each batch's update ("mean" reduction), or its sum ("sum").
+    val_loss, val_accuracy : list of float
+        Loss and accuracy (softmax cross-entropy only) on ``validation_data``
+        after the epoch; empty without validation data.
+    seconds : list of float
+        Wall time of each epoch's training.
+    best_epoch : int or None
+        With early stopping, the epoch (from 0) whose parameters were restored.
+    stopped_early : bool
+    """
+
+    def __init__(self):
+        self.loss, self.val_loss, self.val_accuracy, self.seconds = [], [], [], []
+        self.best_epoch = None
+        self.stopped_early = False
+
+    @property
+    def epochs(self):
+        """Number of epochs trained."""
+        return len(self.loss)
+
+    @property
+    def history(self):
+        """The per-epoch lists as a dict, Keras-style."""
+        out = {"loss": self.loss, "seconds": self.seconds}
+        if self.val_loss:
+            out["val_loss"] = self.val_loss
+        if self.val_accuracy:
+            out["val_accuracy"] = self.val_accuracy
+        return out
+
+    def __repr__(self):
+        last = f", loss={self.loss[-1]:.6g}" if self.loss else ""
+        return f"History(epochs={self.epochs}{last})"
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class Trainer:
+    """Validated data, options and buffers for training a network epoch by epoch.
+
+    :func:`fit` and :class:`fastnn.sklearn.MLPClassifier` use it; it is public for
+    users who want their own epoch loop.  See :func:`fit` for the parameters.
+    ``lr`` may be changed between epochs (a schedule).
+    """
+
+    def __init__(self, net, X, T, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.0,
+                 nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                 shuffle=True, seed=None):
+        self.net = net
+        self.x = net._inputs(X)
+        self.t, self.labels = net._targets(T, self.x.shape[0])
+        self.batch_size = min(_positive_int(batch_size, "batch_size"), self.x.shape[0])
+        self.optimizer, self.momentum, self.nesterov = optimizer, momentum, nesterov
+        self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
+        self.lr = lr
+        self._settings()  # raises on a bad option before any training
+        self.shuffle = bool(shuffle)
+        self.rng = np.random.default_rng(seed)
+        self.ws = net._workspace(self.batch_size)
+        n_batches = -(-self.x.shape[0] // self.batch_size)
+        self.batch_losses = np.zeros(n_batches, dtype=np.float64)
+        self.batch_sizes = np.full(n_batches, self.batch_size, dtype=np.float64)
+        self.batch_sizes[-1] = self.x.shape[0] - self.batch_size * (n_batches - 1)
+
+    def _settings(self):
+        return self.net._optimizer(self.optimizer, self.lr, self.momentum, self.nesterov,
+                                   self.beta1, self.beta2, self.eps, self.weight_decay)
+
+    def epoch(self):
+        """Train on every sample once; return the epoch's training loss.
+
+        Raises
+        ------
+        FloatingPointError
+            If a batch's loss or gradient is not finite.  That batch's update is not
+            applied: the parameters are those after the last finite step.
+        """
+        net = self.net
+        code, hyper, wd = self._settings()
+        n = self.x.shape[0]
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        m, s = net._state_views()
+        done = net._backend._train_epoch(
+            net.spec, net.params, net.grads, m, s, hyper, net.step_count + 1, self.ws.work,
+            self.ws.layout, self.ws.label_buf, self.x, self.t, self.labels, order, self.batch_size,
+            net._loss_code, net._mean, wd, code, self.batch_losses)
+        net.step_count += done
+        if done < self.batch_losses.shape[0]:
+            raise FloatingPointError(
+                f"training diverged: batch {done} gave a non-finite loss or gradient "
+                f"(loss = {self.batch_losses[done]}); that step was not applied, the parameters "
+                "are those of the last finite step (try a smaller learning rate)")
+        if net._mean:
+            return float(np.dot(self.batch_losses, self.batch_sizes) / n)
+        return float(self.batch_losses.sum())
+
+
+def _evaluate(net, data):
+    x, t = data
+    loss = net.loss(x, t)
+    accuracy = None
+    if net.loss_name == "softmax_cross_entropy":
+        labels = np.asarray(t)
+        if labels.ndim == 2:
+            labels = labels.argmax(axis=1)
+        accuracy = float(np.mean(net.predict_classes(x) == labels))
+    return loss, accuracy
+
+
+class _Progress:
+    """A per-epoch progress bar: tqdm when installed, else one line per epoch on stderr."""
+
+    def __init__(self, epochs, enabled):
+        self.bar = None
+        self.enabled = enabled
+        self.epochs = epochs
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=epochs, unit="epoch", leave=True)
+
+    def update(self, epoch, logs):
+        if not self.enabled:
+            return
+        text = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if v is not None)
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(1)
+        else:
+            print(f"epoch {epoch + 1}/{self.epochs} {text}", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.0,
+        nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+        validation_data=None, shuffle=True, seed=None, progress=True, early_stopping=False,
+        patience=10, min_delta=0.0, callbacks=(), reset_optimizer=True):
+    """Train ``net`` with mini-batch gradient descent.
+
+    Parameters
+    ----------
+    net : fastnn.Network
+    X : array_like, shape (n, n_in)
+        Training inputs (converted to the network's dtype).
+    T : array_like
+        Targets: shape (n, n_out) (or (n,) when n_out == 1) for "mse"/"half_sse";
+        class labels (n,) or one-hot rows (n, n_out) for softmax cross-entropy.
+    epochs : int, default 10
+    batch_size : int, default 32
+        Samples per step; the last batch of an epoch may be smaller.
+    lr : float, default 0.01
+        Learning rate α > 0.
+    optimizer : {"sgd", "adam"}, default "sgd"
+        "sgd" with ``momentum=0`` is the plain rule p ← p − α g; with momentum > 0
+        it uses velocity (and Nesterov's variant with ``nesterov=True``).  The exact
+        equations are in :mod:`fastnn.loops.optim`.
+    momentum : float in [0, 1), default 0
+    nesterov : bool, default False
+    beta1, beta2, eps : float
+        Adam's settings.
+    weight_decay : float >= 0, default 0
+        L2 coefficient λ: each weight's gradient gets + λ w (biases are not decayed).
+    validation_data : tuple (X_val, T_val), optional
+        Evaluated after every epoch (loss, and accuracy for classification).
+    shuffle : bool, default True
+        Reshuffle the samples every epoch with a generator seeded by ``seed``.
+    seed : int or None
+        Seed of the shuffling; the same seed gives the same training run.
+    progress : bool, default True
+        Show a progress bar (tqdm if installed, else a line per epoch on stderr).
+    early_stopping : bool, default False
+        Stop when the validation loss (the training loss without validation data)
+        has not improved by more than ``min_delta`` for ``patience`` epochs, and
+        restore the parameters of the best epoch.
+    patience : int, default 10
+    min_delta : float, default 0
+    callbacks : sequence of callables
+        Each is called as ``callback(epoch, logs, net)`` after every epoch, ``logs``
+        being a dict of that epoch's numbers; a callback returning True stops training.
+    reset_optimizer : bool, default True
+        Start from fresh optimizer state (velocity, Adam moments); False continues
+        the state of earlier calls.
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    FloatingPointError
+        When the loss or a gradient becomes NaN or infinite.  The parameters are
+        those of the last finite step; the exception's ``history`` attribute holds
+        the epochs completed before.
+    """
+    epochs = int(epochs) if isinstance(epochs, numbers.Integral) and not isinstance(epochs, bool) else epochs
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    patience = _positive_int(patience, "patience")
+    if not (isinstance(min_delta, numbers.Real) and math.isfinite(min_delta) and min_delta >= 0):
+        raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not callable(cb):
+            raise TypeError(f"callbacks must be callables, got {cb!r}")
+    if reset_optimizer:
+        net.reset_optimizer()
+    trainer = Trainer(net, X, T, batch_size, lr, optimizer, momentum, nesterov, beta1, beta2,
+                      eps, weight_decay, shuffle, seed)
+    if validation_data is not None:
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise TypeError("validation_data must be a tuple (X_val, T_val)")
+        xv = net._inputs(validation_data[0], "validation_data[0]")
+        tv = validation_data[1]
+        net._targets(tv, xv.shape[0], "validation_data[1]")
+        validation_data = (xv, tv)
+
+    history = History()
+    best, best_params, waited = math.inf, None, 0
+    bar = _Progress(epochs, progress)
+    try:
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            try:
+                loss = trainer.epoch()
+            except FloatingPointError as err:
+                err.history = history
+                raise
+            history.seconds.append(time.perf_counter() - start)
+            history.loss.append(loss)
+            logs = {"loss": loss}
+            if validation_data is not None:
+                val_loss, val_acc = _evaluate(net, validation_data)
+                history.val_loss.append(val_loss)
+                logs["val_loss"] = val_loss
+                if val_acc is not None:
+                    history.val_accuracy.append(val_acc)
+                    logs["val_accuracy"] = val_acc
+            logs["seconds"] = history.seconds[-1]
+            bar.update(epoch, logs)
+            stop = any([bool(cb(epoch, dict(logs), net)) for cb in callbacks])
+            if early_stopping:
+                monitored = logs.get("val_loss", loss)
+                if monitored < best - min_delta:
+                    best, best_params, waited = monitored, net.params.copy(), 0
+                    history.best_epoch = epoch
+                else:
+                    waited += 1
+                    if waited >= patience:
+                        history.stopped_early = stop = True
+            if stop:
+                break
+    finally:
+        bar.close()
+    if early_stopping and best_params is not None:
+        net.params[...] = best_params
+    return history
