@@ -33,6 +33,14 @@ result.
 
 import os
 
+import numba
+
+# Start Numba's threading layer now.  A parallel kernel loaded from the on-disk cache
+# does not start it, and compiling a new function that calls such a kernel before it
+# has started aborts the process ("LLVM ERROR: Symbol not found: allocate_sched",
+# seen with Numba 0.68): the scheduler's symbols are only registered by the start.
+numba.get_num_threads()
+
 FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 
 CACHE = os.environ.get("FASTNN_CACHE", "1") not in ("0", "false", "False", "no")
