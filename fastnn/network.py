@@ -44,6 +44,18 @@ def _pad(size):
     return -(-size // _PAD) * _PAD
 
 
+def _weight_decay(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _chunk(batch_size, n):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return min(int(batch_size), n)
+
+
 class Layer:
     """Base class of the layers of a :class:`Network`."""
 
@@ -235,6 +247,9 @@ class Network:
                 raise TypeError(f"layers[{position}] must be a Dense or activation layer, got {layer!r}")
             if layer._network is not None:
                 raise ValueError(f"layers[{position}] ({layer!r}) already belongs to another Network")
+            if any(other is layer for other in self.layers[:position]):
+                # one object cannot own two slots: its w and b would view only one
+                raise ValueError(f"layers[{position}] ({layer!r}) appears twice in layers; create a new layer")
             if isinstance(layer, Dense):
                 if layer.n_in != width:
                     raise ValueError(
@@ -386,7 +401,7 @@ class Network:
             Network outputs in the network's dtype (logits for softmax cross-entropy).
         """
         x = self._inputs(X)
-        chunk = min(int(batch_size), x.shape[0])
+        chunk = _chunk(batch_size, x.shape[0])
         ws = self._workspace(chunk)
         out = np.empty((x.shape[0], self.n_out), dtype=self.dtype)
         self._backend._predict(self.spec, self.params, ws.work, ws.layout, x, out, chunk)
@@ -446,11 +461,12 @@ class Network:
         """
         x = self._inputs(X)
         t, labels = self._targets(T, x.shape[0])
+        weight_decay = _weight_decay(weight_decay)
         ws, lab = self._load(x, t, labels)
         self._backend._forward_loss(self.spec, self.params, ws.work, ws.layout, lab, x.shape[0],
                                     self._loss_code, self._mean)
         self._backend._backward(self.spec, self.params, self.grads, ws.work, ws.layout, x.shape[0],
-                                float(weight_decay))
+                                weight_decay)
         return [(self.grads[r[W_OFF]:r[W_OFF] + r[N_IN] * r[N_OUT]].reshape(r[N_IN], r[N_OUT]).copy(),
                  self.grads[r[B_OFF]:r[B_OFF] + r[N_OUT]].copy())
                 for r in self.spec if r[KIND] == DENSE]
@@ -465,18 +481,18 @@ class Network:
 
     def _optimizer(self, optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay):
         """Validate optimizer settings; returns (code, hyper, weight_decay)."""
-        from .loops.optim import CODES
+        from .loops.optim import CODES, _hyper
 
         if optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
-        hyper = _checks.optimizer_hyper(lr, momentum, beta1, beta2, eps)
+        # lr must also be finite in the network's dtype: 1e39 is inf in float32 and a
+        # step with it would turn the parameters into inf and NaN
+        hyper = _hyper(self.dtype, lr, momentum, beta1, beta2, eps)
         if hyper[0] <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) \
-                or not (np.isfinite(weight_decay) and weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+        weight_decay = _weight_decay(weight_decay)
         if optimizer == "adam":
             code = CODES["adam"]
         elif momentum > 0:
@@ -489,7 +505,7 @@ class Network:
             self._optimizer_key = key
         if self._state is None and code != CODES["sgd"]:
             self._state = _buffers.zeros((2, self.params.size), self.dtype)
-        return code, hyper, float(weight_decay)
+        return code, hyper, weight_decay
 
     def _state_views(self):
         if self._state is None:
@@ -579,6 +595,8 @@ class Network:
             raise
         except Exception as err:
             raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy file loads as an array
+            raise ValueError(f"{path}: not a fastnn network file (an .npy array, not an .npz archive)")
         with data:
             def need(key):
                 if key not in data.files:

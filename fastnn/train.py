@@ -237,10 +237,6 @@ def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=
     for cb in callbacks:
         if not callable(cb):
             raise TypeError(f"callbacks must be callables, got {cb!r}")
-    if reset_optimizer:
-        net.reset_optimizer()
-    trainer = Trainer(net, X, T, batch_size, lr, optimizer, momentum, nesterov, beta1, beta2,
-                      eps, weight_decay, shuffle, seed)
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise TypeError("validation_data must be a tuple (X_val, T_val)")
@@ -248,6 +244,11 @@ def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=
         tv = validation_data[1]
         net._targets(tv, xv.shape[0], "validation_data[1]")
         validation_data = (xv, tv)
+    trainer = Trainer(net, X, T, batch_size, lr, optimizer, momentum, nesterov, beta1, beta2,
+                      eps, weight_decay, shuffle, seed)
+    # only once every argument is known to be good: a rejected call changes nothing
+    if reset_optimizer:
+        net.reset_optimizer()
 
     history = History()
     best, best_params, waited = math.inf, None, 0

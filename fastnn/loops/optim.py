@@ -75,6 +75,18 @@ def _optimizer_step(code, p, g, m, s, hyper, step):
         _update_block(code, p, g, m, s, hyper, step, 0, p.size)
 
 
+def _hyper(dtype, lr, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
+    """:func:`fastnn._checks.optimizer_hyper`, and ``lr`` must be finite in ``dtype``.
+
+    The step is taken in the parameters' precision: a finite float64 ``lr`` beyond
+    the float32 range (1e39) would become inf and turn parameters into inf or NaN.
+    """
+    hyper = _checks.optimizer_hyper(lr, momentum, beta1, beta2, eps)
+    if abs(hyper[LR]) > np.finfo(dtype).max:
+        raise ValueError(f"lr must be finite in {np.dtype(dtype)}, got {lr} (outside the {np.dtype(dtype)} range)")
+    return hyper
+
+
 def sgd_update(p, g, lr, *, check_finite=True):
     """Plain gradient descent in place: ``p ← p − lr · g``.
 
@@ -90,7 +102,7 @@ def sgd_update(p, g, lr, *, check_finite=True):
         Reject NaN or infinite gradients before anything is written.
     """
     p, g, m, s = _checks.optimizer_args(p, g, (), check_finite)
-    _optimizer_step(SGD, p, g, m, s, _checks.optimizer_hyper(lr), 1)
+    _optimizer_step(SGD, p, g, m, s, _hyper(p.dtype, lr), 1)
 
 
 def momentum_update(p, g, velocity, lr, momentum=0.9, nesterov=False, *, check_finite=True):
@@ -114,7 +126,7 @@ def momentum_update(p, g, velocity, lr, momentum=0.9, nesterov=False, *, check_f
     check_finite : bool, default True
     """
     p, g, m, s = _checks.optimizer_args(p, g, (velocity,), check_finite)
-    hyper = _checks.optimizer_hyper(lr, momentum=momentum)
+    hyper = _hyper(p.dtype, lr, momentum=momentum)
     _optimizer_step(NESTEROV if nesterov else MOMENTUM, p, g, m, s, hyper, 1)
 
 
@@ -140,5 +152,5 @@ def adam_update(p, g, m, s, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, *, check
     check_finite : bool, default True
     """
     p, g, m, s = _checks.optimizer_args(p, g, (m, s), check_finite)
-    hyper = _checks.optimizer_hyper(lr, beta1=beta1, beta2=beta2, eps=eps)
+    hyper = _hyper(p.dtype, lr, beta1=beta1, beta2=beta2, eps=eps)
     _optimizer_step(ADAM, p, g, m, s, hyper, _checks.step_number(step))

@@ -7,7 +7,7 @@ import numpy as np
 from .. import _checks
 from .._checks import BETA1, BETA2, EPS, LR, MU
 from ..loops import optim as _loop_form
-from ..loops.optim import ADAM, MOMENTUM, NESTEROV, SGD
+from ..loops.optim import ADAM, MOMENTUM, NESTEROV, SGD, _hyper
 
 __all__ = ["sgd_update", "momentum_update", "adam_update"]
 
@@ -34,18 +34,18 @@ def _optimizer_step(code, p, g, m, s, hyper, step):
 
 def sgd_update(p, g, lr, *, check_finite=True):
     p, g, m, s = _checks.optimizer_args(p, g, (), check_finite)
-    _optimizer_step(SGD, p, g, m, s, _checks.optimizer_hyper(lr), 1)
+    _optimizer_step(SGD, p, g, m, s, _hyper(p.dtype, lr), 1)
 
 
 def momentum_update(p, g, velocity, lr, momentum=0.9, nesterov=False, *, check_finite=True):
     p, g, m, s = _checks.optimizer_args(p, g, (velocity,), check_finite)
-    hyper = _checks.optimizer_hyper(lr, momentum=momentum)
+    hyper = _hyper(p.dtype, lr, momentum=momentum)
     _optimizer_step(NESTEROV if nesterov else MOMENTUM, p, g, m, s, hyper, 1)
 
 
 def adam_update(p, g, m, s, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, *, check_finite=True):
     p, g, m, s = _checks.optimizer_args(p, g, (m, s), check_finite)
-    hyper = _checks.optimizer_hyper(lr, beta1=beta1, beta2=beta2, eps=eps)
+    hyper = _hyper(p.dtype, lr, beta1=beta1, beta2=beta2, eps=eps)
     _optimizer_step(ADAM, p, g, m, s, hyper, _checks.step_number(step))
 
 
