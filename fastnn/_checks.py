@@ -16,7 +16,9 @@ import math
 import numbers
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from llvmlite import ir
+from numba.extending import intrinsic
 
 from . import _buffers
 from ._config import SERIAL
@@ -26,14 +28,27 @@ REDUCTIONS = ("mean", "sum")
 
 
 @njit(**SERIAL)
+def _no_special_exponent(bits, exponent):
+    # count the elements whose exponent bits are all set; integer operations are
+    # exact and associative, so this vectorizes and no fastmath flag can change it
+    bad = 0
+    for k in range(bits.size):
+        bad += (bits[k] & exponent) == exponent
+    return bad == 0
+
+
+@njit(**SERIAL)
 def _all_finite(flat):
-    # x - x is 0 for every finite x and NaN for NaN or +-inf; summing those is a
-    # branch-free, vectorizable test.  It is only sound because fastmath never
-    # includes nnan/ninf (which would let LLVM fold x - x to 0).
-    acc = flat[0] - flat[0]
-    for k in range(1, flat.size):
-        acc += flat[k] - flat[k]
-    return acc == 0
+    """True unless the contiguous 1-D float array ``flat`` holds NaN or +-inf.
+
+    A float is NaN or infinite exactly when all its exponent bits are set, so the
+    test reads the bit patterns as integers.  (The float test ``Σ (x − x) == 0`` is
+    not sound here: ``reassoc`` and ``nsz`` together let LLVM fold ``x − x`` to 0,
+    and it then missed every non-finite value but the first.)
+    """
+    if flat.itemsize == 4:
+        return _no_special_exponent(flat.view(np.uint32), np.uint32(0x7F800000))
+    return _no_special_exponent(flat.view(np.uint64), np.uint64(0x7FF0000000000000))
 
 
 def float_array(a, name, shape_doc, ndim=2, dtype=None, dtype_of=None):
@@ -227,7 +242,7 @@ def dense_sgd_update_args(x, dy, w, b, lr, check_finite):
         finite(w, "w"), finite(b, "b")
     # the step is taken in the parameters' precision in both forms; a finite float64
     # lr can still overflow float32 (lr = 1e39 would turn every weight into inf)
-    if abs(lr) > np.finfo(x.dtype).max:
+    if abs(lr) > float(np.finfo(x.dtype).max):
         raise ValueError(f"lr must be finite in {x.dtype}, got {lr} (outside the {x.dtype} range)")
     return x, dy, w, b, x.dtype.type(lr)
 
@@ -393,3 +408,26 @@ def optimizer_args(p, g, moments, check_finite):
     empty = np.empty(0, dtype=p.dtype)
     state += [empty] * (2 - len(state))
     return p, g, state[0], state[1]
+
+
+@intrinsic
+def _is_finite(typingctx, value):
+    """True unless the float scalar ``value`` is NaN or +-inf (usable in jitted code).
+
+    Inside kernels compiled with ``reassoc`` and ``nsz``, ``np.isfinite(expr)`` is
+    not reliable: Numba tests ``isnan(v - v)``, and LLVM may fold ``v - v`` to 0 when
+    ``v`` is an expression.  This reads the exponent bits instead (all set means NaN
+    or infinity), through a bitcast that float rewrites cannot see through.
+    """
+    if not isinstance(value, types.Float):
+        return None
+    width = value.bitwidth
+    exponent = ((1 << (11 if width == 64 else 8)) - 1) << (52 if width == 64 else 23)
+
+    def codegen(context, builder, signature, args):
+        int_type = ir.IntType(width)
+        bits = builder.bitcast(args[0], int_type)
+        mask = ir.Constant(int_type, exponent)
+        return builder.icmp_unsigned("!=", builder.and_(bits, mask), mask)
+
+    return types.boolean(value), codegen

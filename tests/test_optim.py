@@ -202,9 +202,37 @@ def test_bad_input_is_rejected_with_a_clear_message_and_nothing_written(name, ma
 
 
 def test_check_finite_false_skips_only_the_finite_check():
+    # without the input check, the ValueError on g goes; the kernels still refuse an
+    # update that would make a parameter non-finite, and write nothing
     p, g = _f32(), _f32(seed=1)
     g[0] = np.inf
     for module in OPTIM_FORMS.values():
         q = p.copy()
-        module.sgd_update(q, g, 0.1, check_finite=False)
-        assert np.isinf(q[0]) and np.array_equal(q[1:], p[1:] - np.float32(0.1) * g[1:])
+        with pytest.raises(ValueError, match="g contains a non-finite value"):
+            module.sgd_update(q, g, 0.1)
+        with pytest.raises(FloatingPointError, match="non-finite; nothing was changed"):
+            module.sgd_update(q, g, 0.1, check_finite=False)
+        assert np.array_equal(q, p)
+        g_ok = g.copy()
+        g_ok[0] = 1
+        module.sgd_update(q, g_ok, 0.1, check_finite=False)
+        assert np.array_equal(q, p - np.float32(0.1) * g_ok)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [7, 40_000])  # serial and parallel paths
+def test_update_that_overflows_is_refused(dtype, size):
+    # finite inputs whose update overflows: SGD's p − lr g, Adam's second moment g²
+    big = np.finfo(dtype).max
+    for module in OPTIM_FORMS.values():
+        p = np.ones(size, dtype)
+        g = np.ones(size, dtype)
+        g[size // 2] = big
+        m, s = np.zeros(size, dtype), np.zeros(size, dtype)
+        with pytest.raises(FloatingPointError):
+            module.sgd_update(p, g, 10.0)
+        with pytest.raises(FloatingPointError):
+            module.adam_update(p, g, m, s, 1, 0.1)
+        with pytest.raises(FloatingPointError):
+            module.momentum_update(p, g, m, 10.0, nesterov=True)
+        assert (p == 1).all() and (m == 0).all() and (s == 0).all()

@@ -427,3 +427,24 @@ def test_a_non_finite_gradient_with_a_finite_loss_is_not_applied():
     with pytest.raises(FloatingPointError):  # dw = Σ_n x dz = 2 · 3e38 overflows
         net.train_step(X, T, lr=0.1)
     assert_params_unchanged(net, before)
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("optimizer", [dict(optimizer="sgd", lr=1e30), dict(optimizer="sgd", momentum=0.9, lr=1e30),
+                                       dict(optimizer="adam", lr=1e-3)])
+def test_step_whose_update_overflows_is_not_applied(form, optimizer):
+    # loss (1e24) and gradients (1e24) are finite in float32, but lr·g overflows for
+    # SGD, and g² (Adam's second moment) overflows for Adam: the step must be refused
+    # before anything is written, optimizer state included
+    net = Network([Dense(2, 1)], form=form, dtype="float32", seed=0)
+    X = np.full((4, 2), 1e12, np.float32)
+    T = np.zeros((4, 1), np.float32)
+    net.train_step(X * 0, T, **optimizer)  # a harmless first step creates the optimizer state
+    params, state = net.params.copy(), None if net._state is None else net._state.copy()
+    assert np.isfinite(net.loss(X, T)) and all(np.isfinite(g).all() for pair in net.gradients(X, T) for g in pair)
+    with pytest.raises(FloatingPointError, match="not applied"):
+        net.train_step(X, T, **optimizer)
+    assert np.array_equal(net.params, params)
+    if state is not None:
+        assert np.array_equal(net._state, state)
+    assert net.step_count == 1

@@ -23,7 +23,7 @@ first n rows are used.  The kernels of :mod:`.dense`, :mod:`.activations`,
 import numpy as np
 from numba import njit
 
-from .._checks import _all_finite
+from .._checks import _is_finite
 from .._config import SERIAL
 from .activations import _activation_backward, _activation_forward
 from .dense import _dense_backward_input, _dense_backward_params, _dense_forward
@@ -115,17 +115,16 @@ def _train_step(spec, params, grads, m, s, hyper, step, work, layout, labels, n,
                 loss_code, mean, weight_decay, optimizer):
     """One training step on the batch already in ``work``; returns (loss, applied).
 
-    The loss is taken before the update.  If it, or any gradient, is not finite the
-    update is skipped, so a diverging step leaves the parameters as they were.
+    The loss is taken before the update.  If it, or any updated parameter, would not
+    be finite (a NaN or overflowing gradient, or an overflowing update), the update is
+    skipped and nothing is written: a diverging step leaves the parameters (and the
+    optimizer's state) as they were.
     """
     loss = _forward_loss(spec, params, work, layout, labels, n, loss_code, mean)
-    if not np.isfinite(loss):
+    if not _is_finite(loss):
         return loss, False
     _backward(spec, params, grads, work, layout, n, weight_decay)
-    if not _all_finite(grads):
-        return loss, False
-    _optimizer_step(optimizer, params, grads, m, s, hyper, step)
-    return loss, True
+    return loss, _optimizer_step(optimizer, params, grads, m, s, hyper, step)
 
 
 @njit(**SERIAL)

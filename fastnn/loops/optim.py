@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _checks
-from .._checks import BETA1, BETA2, EPS, LR, MU
+from .._checks import BETA1, BETA2, EPS, LR, MU, _is_finite
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, SERIAL
 
 __all__ = ["sgd_update", "momentum_update", "adam_update"]
@@ -30,49 +30,90 @@ BLOCK = 4096
 
 
 @njit(**SERIAL)
-def _update_block(code, p, g, m, s, hyper, step, k0, k1):
+def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
+    """Update elements k0..k1-1, or with ``commit=False`` only compute the update.
+
+    Returns how many updated values (parameters, and Adam's second moment, which can
+    overflow on its own) are not finite, so a caller can refuse a step before it
+    writes anything (see :func:`fastnn._checks._is_finite` for why not ``np.isfinite``).
+    """
     lr = p.dtype.type(hyper[LR])
+    bad = 0
     if code == SGD:
         for k in range(k0, k1):
-            p[k] -= lr * g[k]
+            new = p[k] - lr * g[k]
+            bad += not _is_finite(new)
+            if commit:
+                p[k] = new
     elif code == MOMENTUM or code == NESTEROV:
         mu = p.dtype.type(hyper[MU])
         for k in range(k0, k1):
-            m[k] = mu * m[k] - lr * g[k]
-            if code == NESTEROV:
-                p[k] += mu * m[k] - lr * g[k]
-            else:
-                p[k] += m[k]
+            v = mu * m[k] - lr * g[k]
+            new = p[k] + (mu * v - lr * g[k] if code == NESTEROV else v)
+            bad += not _is_finite(new)
+            if commit:
+                m[k] = v
+                p[k] = new
     else:
         b1, b2 = hyper[BETA1], hyper[BETA2]
         lr_t = p.dtype.type(hyper[LR] * np.sqrt(1 - b2 ** step) / (1 - b1 ** step))
         eps = p.dtype.type(hyper[EPS])
+        # every factor in the parameters' dtype: `1 - beta1` with a float32 beta1
+        # would be float64 in Numba, and the finiteness check must see the values
+        # exactly as they will be stored
         beta1, beta2 = p.dtype.type(b1), p.dtype.type(b2)
+        keep1, keep2 = p.dtype.type(1 - b1), p.dtype.type(1 - b2)
         for k in range(k0, k1):
-            m[k] = beta1 * m[k] + (1 - beta1) * g[k]
-            s[k] = beta2 * s[k] + (1 - beta2) * g[k] * g[k]
-            p[k] -= lr_t * m[k] / (np.sqrt(s[k]) + eps)
+            mk = beta1 * m[k] + keep1 * g[k]
+            sk = beta2 * s[k] + keep2 * g[k] * g[k]
+            new = p[k] - lr_t * mk / (np.sqrt(sk) + eps)
+            bad += (not _is_finite(new)) + (not _is_finite(sk))
+            if commit:
+                m[k] = mk
+                s[k] = sk
+                p[k] = new
+    return bad
 
 
 @njit(**PARALLEL)
-def _update_parallel(code, p, g, m, s, hyper, step):
+def _update_parallel(code, p, g, m, s, hyper, step, commit):
     size = p.size
-    for blk in prange((size + BLOCK - 1) // BLOCK):
+    n_blocks = (size + BLOCK - 1) // BLOCK
+    bad = np.empty(n_blocks, dtype=np.int64)
+    for blk in prange(n_blocks):
         k0 = blk * BLOCK
-        _update_block(code, p, g, m, s, hyper, step, k0, min(k0 + BLOCK, size))
+        bad[blk] = _update_block(code, p, g, m, s, hyper, step, k0, min(k0 + BLOCK, size), commit)
+    return bad.sum()
 
 
 @njit(**SERIAL)
 def _optimizer_step(code, p, g, m, s, hyper, step):
-    """Apply one update of optimizer ``code`` to flat ``p`` in place.
+    """Apply one update of optimizer ``code`` to flat ``p`` in place, if it is finite.
 
     ``m``, ``s``: the optimizer's state, like ``p`` (ignored where unused);
     ``hyper``: the float64 vector (lr, momentum, beta1, beta2, eps); ``step`` >= 1.
+    A first, read-only pass computes every updated value; only if all are finite
+    (which also requires finite gradients) does the second pass write them.
+
+    Returns
+    -------
+    bool
+        Whether the update was applied.  When False, nothing was written.
     """
     if p.size >= PARALLEL_MIN_ELEMENTS:
-        _update_parallel(code, p, g, m, s, hyper, step)
+        if _update_parallel(code, p, g, m, s, hyper, step, False) != 0:
+            return False
+        _update_parallel(code, p, g, m, s, hyper, step, True)
     else:
-        _update_block(code, p, g, m, s, hyper, step, 0, p.size)
+        if _update_block(code, p, g, m, s, hyper, step, 0, p.size, False) != 0:
+            return False
+        _update_block(code, p, g, m, s, hyper, step, 0, p.size, True)
+    return True
+
+
+def _apply(code, p, g, m, s, hyper, step):
+    if not _optimizer_step(code, p, g, m, s, hyper, step):
+        raise FloatingPointError("the update would make a parameter non-finite; nothing was changed")
 
 
 def _hyper(dtype, lr, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -100,9 +141,14 @@ def sgd_update(p, g, lr, *, check_finite=True):
         Learning rate.
     check_finite : bool, default True
         Reject NaN or infinite gradients before anything is written.
+
+    Raises
+    ------
+    FloatingPointError
+        If an updated value would be NaN or infinite; nothing is written then.
     """
     p, g, m, s = _checks.optimizer_args(p, g, (), check_finite)
-    _optimizer_step(SGD, p, g, m, s, _hyper(p.dtype, lr), 1)
+    _apply(SGD, p, g, m, s, _hyper(p.dtype, lr), 1)
 
 
 def momentum_update(p, g, velocity, lr, momentum=0.9, nesterov=False, *, check_finite=True):
@@ -124,10 +170,15 @@ def momentum_update(p, g, velocity, lr, momentum=0.9, nesterov=False, *, check_f
         μ, in [0, 1).
     nesterov : bool, default False
     check_finite : bool, default True
+
+    Raises
+    ------
+    FloatingPointError
+        If an updated value would be NaN or infinite; nothing is written then.
     """
     p, g, m, s = _checks.optimizer_args(p, g, (velocity,), check_finite)
     hyper = _hyper(p.dtype, lr, momentum=momentum)
-    _optimizer_step(NESTEROV if nesterov else MOMENTUM, p, g, m, s, hyper, 1)
+    _apply(NESTEROV if nesterov else MOMENTUM, p, g, m, s, hyper, 1)
 
 
 def adam_update(p, g, m, s, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, *, check_finite=True):
@@ -150,7 +201,12 @@ def adam_update(p, g, m, s, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, *, check
     eps : float
         Added to √s, > 0.
     check_finite : bool, default True
+
+    Raises
+    ------
+    FloatingPointError
+        If an updated value would be NaN or infinite; nothing is written then.
     """
     p, g, m, s = _checks.optimizer_args(p, g, (m, s), check_finite)
     hyper = _hyper(p.dtype, lr, beta1=beta1, beta2=beta2, eps=eps)
-    _optimizer_step(ADAM, p, g, m, s, hyper, _checks.step_number(step))
+    _apply(ADAM, p, g, m, s, hyper, _checks.step_number(step))

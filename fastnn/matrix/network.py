@@ -82,10 +82,7 @@ def _train_step(spec, params, grads, m, s, hyper, step, work, layout, labels, n,
     if not np.isfinite(loss):
         return loss, False
     _backward(spec, params, grads, work, layout, n, weight_decay)
-    if not np.isfinite(grads).all():
-        return loss, False
-    _optimizer_step(optimizer, params, grads, m, s, hyper, step)
-    return loss, True
+    return loss, _optimizer_step(optimizer, params, grads, m, s, hyper, step)
 
 
 def _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n):
