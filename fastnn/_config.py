@@ -8,14 +8,21 @@ fastmath
     sums), ``contract`` (fused multiply-add), ``nsz`` (sign of zero), ``arcp``
     (reciprocal instead of division), ``afn`` (faster exp/log/tanh).  Never ``nnan`` or
     ``ninf``: with them LLVM may assume no NaN or infinity exists and delete the very
-    checks that catch a diverging training run.
+    checks that catch a diverging training run.  Even without them, ``reassoc`` and
+    ``nsz`` together let LLVM fold ``v - v`` to 0, which defeats ``np.isfinite`` (Numba
+    tests ``isnan(v - v)``) inside kernels: finiteness is therefore tested on the
+    exponent bits (``fastnn._checks._all_finite`` for arrays, ``_is_finite`` for
+    scalars).
 error_model
     ``"numpy"``: a division by zero yields inf/nan like NumPy instead of raising,
     which keeps the per-division check out of inner loops (it blocks vectorization).
 cache
     On.  Compiled machine code is written next to the modules (or, when that folder
     is read-only, to Numba's per-user cache folder), so a second process loads it
-    instead of compiling again.  Set ``FASTNN_CACHE=0`` to turn it off.
+    instead of compiling again.  Set ``FASTNN_CACHE=0`` to turn it off.  Numba keys
+    each cached function to its own source file only: after editing a kernel in a
+    checkout, a cached caller in another file still holds the old code, so delete
+    the caches (``find fastnn -name '*.nb[ic]' -delete``) when developing.
 boundscheck
     Off: the public wrappers validate every shape before a kernel runs.
 threading layer

@@ -86,9 +86,10 @@ def linear_network_gradients(x, params, t):
     ValueError
         If shapes do not chain, or the network has more than :data:`MAX_PATHS` paths.
     """
-    if not params:
-        raise ValueError("params must hold at least one (w, b) layer")
+    if not isinstance(params, (list, tuple)) or len(params) == 0:
+        raise ValueError("params must be a non-empty list of (w, b) pairs")
     x = _checks.float_array(x, "x", "(n, n_in)")
+    _checks.finite(x, "x")
     weights, biases = [], []
     width = x.shape[1]
     for l, layer in enumerate(params):
@@ -99,11 +100,13 @@ def linear_network_gradients(x, params, t):
         if w.shape[0] != width:
             raise ValueError(f"params[{l}][0] (w) must have {width} rows to follow the previous layer, got shape {w.shape}")
         _checks.same_shape(b, f"params[{l}][1] (b)", (w.shape[1],), "(n_out,)")
+        _checks.finite(w, f"params[{l}][0] (w)"), _checks.finite(b, f"params[{l}][1] (b)")
         weights.append(w)
         biases.append(b)
         width = w.shape[1]
     t = _checks.float_array(t, "t", "(n, n_out)", dtype=x.dtype, dtype_of="x")
     _checks.same_shape(t, "t", (x.shape[0], width), "(n, n_out)")
+    _checks.finite(t, "t")
     paths = count_paths([x.shape[1]] + [w.shape[1] for w in weights])
     if paths > MAX_PATHS:
         raise ValueError(

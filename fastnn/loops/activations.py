@@ -40,8 +40,10 @@ def _sigmoid(v):
 @njit(**SERIAL)
 def _forward_block(code, x, y, k0, k1):
     if code == RELU:
+        # written so that NaN passes through, as in np.maximum(x, 0): `x if x > 0
+        # else 0` would turn a NaN into 0 and hide a diverging network from the loss
         for k in range(k0, k1):
-            y[k] = x[k] if x[k] > 0 else 0
+            y[k] = 0 if x[k] <= 0 else x[k]
     elif code == SIGMOID:
         for k in range(k0, k1):
             y[k] = _sigmoid(x[k])
@@ -56,8 +58,10 @@ def _forward_block(code, x, y, k0, k1):
 @njit(**SERIAL)
 def _backward_block(code, x, dy, dx, k0, k1):
     if code == RELU:
+        # σ'(x) · dy as a product, like the matrix form: a NaN or inf in dy stays
+        # visible (0 · inf = NaN) instead of being masked to 0 where x <= 0
         for k in range(k0, k1):
-            dx[k] = dy[k] if x[k] > 0 else 0
+            dx[k] = dy[k] * (1 if x[k] > 0 else 0)
     elif code == SIGMOID:
         for k in range(k0, k1):
             s = _sigmoid(x[k])
