@@ -1,0 +1,568 @@
+"""scikit-learn estimators: :class:`MLPClassifier` and :class:`MLPRegressor`.
+
+Drop-in counterparts of :mod:`sklearn.neural_network`'s estimators of the same names
+(same parameters, defaults and fitted attributes) whose epochs run as fastnn calls
+(one compiled call per epoch with ``form="loops"``).  Needs scikit-learn
+(``pip install "fastnn[sklearn]"``).
+
+How the two correspond (scikit-learn's ``_multilayer_perceptron.py`` and
+``_stochastic_optimizers.py`` are the reference):
+
+- Initialization, shuffling and the early-stopping split draw from
+  ``check_random_state(random_state)`` in scikit-learn's order and with its
+  distributions (Glorot uniform weights *and biases*, factor 2 for "logistic"), so for
+  the same ``random_state`` a multiclass classifier or a regressor starts from the
+  same parameters and sees the same batches as scikit-learn's, and follows the same
+  trajectory up to rounding.
+- Loss scaling.  scikit-learn's gradient is that of the mean over the batch of the
+  per-sample loss (cross-entropy, or ½ Σ_k (y_k − t_k)² for regression) plus
+  ``alpha * W / n_batch``.  Classification uses fastnn's ``softmax_cross_entropy``
+  ("mean"), whose gradient is exactly that.  Regression uses ``mse`` ("mean", divided
+  by N·K), so scikit-learn's gradient is ``c = K / 2`` times fastnn's (K outputs): the
+  SGD learning rate is multiplied by ``c``, Adam's ``epsilon`` divided by ``c`` (Adam is
+  otherwise invariant to the gradient's scale) and the weight decay divided by ``c``,
+  which makes every update equal to scikit-learn's.
+  ``loss_`` is reported on scikit-learn's scale (half the mean squared error).
+- ``alpha``: fastnn adds ``weight_decay * w`` to each weight gradient, so
+  ``weight_decay = alpha / n_batch`` (over ``c``).  An epoch runs as two calls, the
+  full batches and then the smaller last batch with its own ``alpha / n_last``, so the
+  penalty's gradient is exact for every batch.  The penalty's *value* in ``loss_``
+  (``½ alpha ‖W‖² / n_batch`` per batch in scikit-learn, with the weights before each
+  batch) is approximated with the mean of ‖W‖² at the start and the end of the epoch,
+  since the weights between batches are never seen from Python.
+- Binary classification: scikit-learn uses one logistic output with log-loss.
+  fastnn has no sigmoid-output loss, so the network has two softmax outputs whose
+  logits are kept antisymmetric (initialized to ``∓ w / 2`` from scikit-learn's draw
+  of ``w``).  ``σ(z1 − z0)`` is exactly the logistic model, so ``coefs_[-1]`` and
+  ``intercepts_[-1]`` are reported as the equivalent single output ``W[:, 1] −
+  W[:, 0]`` (``out_activation_ = "logistic"``, ``n_outputs_ = 1``) and
+  ``predict_proba`` is the logistic model's.  Training is *not* step-for-step
+  scikit-learn's: the data term of the output layer's update is twice as large (the
+  difference of two parameters each moving by scikit-learn's step); the hidden layers'
+  gradients and the L2 decay of the output layer are the same.
+- Multi-label targets (a 2-D indicator ``y``) raise ``NotImplementedError``:
+  scikit-learn fits independent logistic outputs with binary cross-entropy, which no
+  fastnn loss computes (softmax couples the outputs, and MSE on sigmoid outputs is a
+  different model with a different gradient).
+- ``solver="lbfgs"`` raises ``ValueError``; ``max_fun`` (an L-BFGS setting) is accepted
+  and unused.  ``momentum`` must be below 1 (scikit-learn also allows 1).
+  ``sample_weight`` is not supported.
+- A step whose loss or gradient is not finite is not applied (fastnn's rule);
+  ``fit`` then raises ``ValueError`` (as scikit-learn does for non-finite weights),
+  with the parameters of the last finite step kept.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state, column_or_1d, shuffle
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as err:  # pragma: no cover - exercised without scikit-learn only
+    raise ImportError(
+        "fastnn.sklearn needs scikit-learn >= 1.6; install it with "
+        'pip install "fastnn[sklearn]"') from err
+
+from .network import Dense, Network, ReLU, Sigmoid, Tanh
+from .train import Trainer
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_ACTIVATIONS = {"identity": None, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU}
+_FLOATS = (np.float64, np.float32)
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _check(ok, name, value, want):
+    if not ok:
+        raise ValueError(f"{name} must be {want}, got {value!r}")
+
+
+class _BaseMLP(BaseEstimator):
+    """What the classifier and the regressor share: parameters, training loop, state."""
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 form="loops", dtype=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.form = form
+        self.dtype = dtype
+
+    # -- parameters -------------------------------------------------------------------
+
+    def _hidden(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        for size in sizes:
+            _check(_is_int(size) and size > 0, "hidden_layer_sizes", self.hidden_layer_sizes,
+                   "positive integers")
+        return [int(s) for s in sizes]
+
+    def _validate_params(self):
+        if self.solver == "lbfgs":
+            raise ValueError("solver='lbfgs' is not supported by fastnn: use solver='sgd' or 'adam'")
+        _check(self.solver in ("sgd", "adam"), "solver", self.solver, "'sgd' or 'adam'")
+        _check(self.activation in _ACTIVATIONS, "activation", self.activation,
+               "one of 'identity', 'logistic', 'tanh', 'relu'")
+        _check(self.learning_rate in ("constant", "invscaling", "adaptive"), "learning_rate",
+               self.learning_rate, "'constant', 'invscaling' or 'adaptive'")
+        _check(self.batch_size == "auto" or (_is_int(self.batch_size) and self.batch_size >= 1),
+               "batch_size", self.batch_size, "'auto' or a positive integer")
+        _check(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter", self.max_iter, "an integer >= 1")
+        _check(_is_int(self.max_fun) and self.max_fun >= 1, "max_fun", self.max_fun, "an integer >= 1")
+        _check(self.n_iter_no_change == np.inf or (_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1),
+               "n_iter_no_change", self.n_iter_no_change, "an integer >= 1 or numpy.inf")
+        for name, low, high, closed in (("alpha", 0, np.inf, "["), ("power_t", 0, np.inf, "["),
+                                        ("tol", 0, np.inf, "["), ("learning_rate_init", 0, np.inf, "("),
+                                        ("epsilon", 0, np.inf, "("), ("momentum", 0, 1, "["),
+                                        ("beta_1", 0, 1, "["), ("beta_2", 0, 1, "["),
+                                        ("validation_fraction", 0, 1, "[")):
+            value = getattr(self, name)
+            ok = _is_real(value) and np.isfinite(value) and (value >= low if closed == "[" else value > low) \
+                and value < high
+            _check(ok, name, value, f"a number in {closed}{low}, {high})")
+        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
+            _check(isinstance(getattr(self, name), (bool, np.bool_)), name, getattr(self, name), "True or False")
+        _check(self.form in ("loops", "matrix"), "form", self.form, "'loops' or 'matrix'")
+        _check(self.dtype is None or (isinstance(self.dtype, (str, type, np.dtype))
+                                      and np.dtype(self.dtype) in (np.float32, np.float64)),
+               "dtype", self.dtype, "None, 'float32' or 'float64'")
+        return self._hidden()
+
+    # -- the network ------------------------------------------------------------------
+
+    def _build(self, n_in, n_out, dtype):
+        hidden = self._hidden()
+        act = _ACTIVATIONS[self.activation]
+        widths = [n_in] + hidden + [n_out]
+        layers = []
+        for k in range(len(widths) - 1):
+            layers.append(Dense(widths[k], widths[k + 1]))
+            if k < len(widths) - 2 and act is not None:
+                layers.append(act())
+        loss = "softmax_cross_entropy" if self._is_classifier else "mse"
+        self._net = Network(layers, loss=loss, form=self.form, dtype=dtype, seed=0)
+        self._net_args = (n_in, n_out, np.dtype(dtype).name)
+        self._opt_lr = float(self.learning_rate_init)
+
+    def _init_params(self, rng, widths):
+        """scikit-learn's initialization, from the same random stream."""
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for layer, (fan_in, fan_out) in zip(self._net.dense_layers, zip(widths[:-1], widths[1:])):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            w = rng.uniform(-bound, bound, (fan_in, fan_out))
+            b = rng.uniform(-bound, bound, fan_out)
+            if layer.n_out != fan_out:  # binary: two antisymmetric softmax logits
+                w, b = np.hstack([-w / 2, w / 2]), np.hstack([-b / 2, b / 2])
+            layer.w, layer.b = w, b
+
+    @property
+    def _binary(self):
+        return self._is_classifier and self.n_outputs_ == 1
+
+    @property
+    def coefs_(self):
+        """Weights of each layer, shape (n_in, n_out): views of the network's weights
+        (for a binary classifier the last one is the equivalent logistic output)."""
+        check_is_fitted(self, "_net")
+        coefs = [layer.w for layer in self._net.dense_layers]
+        if self._binary:
+            coefs[-1] = coefs[-1][:, 1:] - coefs[-1][:, :1]
+        return coefs
+
+    @coefs_.setter
+    def coefs_(self, values):
+        check_is_fitted(self, "_net")
+        self._assign([l.w for l in self._net.dense_layers], values, "coefs_")
+
+    @property
+    def intercepts_(self):
+        """Biases of each layer, shape (n_out,), like :attr:`coefs_`."""
+        check_is_fitted(self, "_net")
+        intercepts = [layer.b for layer in self._net.dense_layers]
+        if self._binary:
+            intercepts[-1] = intercepts[-1][1:] - intercepts[-1][:1]
+        return intercepts
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        check_is_fitted(self, "_net")
+        self._assign([l.b for l in self._net.dense_layers], values, "intercepts_")
+
+    def _assign(self, targets, values, name):
+        values = list(values)
+        if len(values) != len(targets):
+            raise ValueError(f"{name} must hold {len(targets)} arrays, got {len(values)}")
+        for k, (target, value) in enumerate(zip(targets, values)):
+            value = np.asarray(value, dtype=np.float64)
+            if self._binary and k == len(targets) - 1:
+                value = np.concatenate([-value / 2, value / 2], axis=-1)
+            if value.shape != target.shape:
+                raise ValueError(f"{name}[{k}] must have shape {target.shape}, got {value.shape}")
+            target[...] = value
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # may be self.__dict__ itself
+        net = state.pop("_net", None)
+        if net is not None:  # Network holds modules and views: store its numbers only
+            opt = None if net._state is None else net._state.copy()
+            state["_net_state"] = (net.params.copy(), opt, net._optimizer_key, net.step_count)
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_net_state", None)
+        super().__setstate__(state)
+        if saved is not None:
+            params, opt, key, steps = saved
+            self._build(*self._net_args)
+            self._opt_lr = state["_opt_lr"]
+            self._net.params[...] = params
+            if opt is not None:
+                self._net._state = opt.copy()
+            self._net._optimizer_key, self._net.step_count = key, steps
+
+    # -- training -----------------------------------------------------------------------
+
+    def _fit(self, X, y, incremental):
+        self._validate_params()
+        first_pass = not hasattr(self, "_net") or (not self.warm_start and not incremental)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        dtype = _FLOATS if self.dtype is None else np.dtype(self.dtype)
+        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, y_numeric=not self._is_classifier,
+                             reset=first_pass)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        targets, n_outputs = self._encode(y, first_pass, incremental)
+        rng = check_random_state(self.random_state)
+        if first_pass:
+            hidden = self._hidden()
+            self.n_outputs_ = n_outputs
+            self.n_layers_ = len(hidden) + 2
+            self.out_activation_ = self._out_activation()
+            self._build(X.shape[1], max(n_outputs, 2) if self._is_classifier else n_outputs, X.dtype)
+            self._init_params(rng, [X.shape[1]] + hidden + [n_outputs])
+            self.n_iter_ = self.t_ = 0
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            self._best_params = self._net.params.copy()
+            if self.early_stopping:
+                self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+            else:
+                self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
+        elif n_outputs != self.n_outputs_:
+            raise ValueError(f"y has {n_outputs} outputs but the model was fitted with {self.n_outputs_}")
+        if not incremental or not hasattr(self, "_opt_lr"):
+            self._net.reset_optimizer()
+            self._opt_lr = float(self.learning_rate_init)
+        self._fit_stochastic(X, y, targets, rng, incremental)
+        return self
+
+    def _fit_stochastic(self, X, y, targets, rng, incremental):
+        net = self._net
+        if self.early_stopping:
+            # scikit-learn stratifies binary problems only, on its binarized labels
+            stratify = (targets == 1)[:, None] if self._binary else None
+            train, val = train_test_split(np.arange(X.shape[0]), random_state=rng,
+                                          test_size=self.validation_fraction, stratify=stratify)
+            if val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                                 "or the size of your dataset.")
+            X_val, y_val = X[val], y[val]
+            X, targets = X[train], targets[train]
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped")
+            batch = min(self.batch_size, n)
+        # scikit-learn's gradient is `scale` times fastnn's (see the module docs)
+        scale = 1.0 if self._is_classifier else self.n_outputs_ / 2.0
+        trainer = Trainer(net, X, targets, batch_size=batch, lr=self.learning_rate_init,
+                          optimizer=self.solver,
+                          momentum=self.momentum if self.solver == "sgd" else 0.0,
+                          nesterov=bool(self.nesterovs_momentum), beta1=self.beta_1, beta2=self.beta_2,
+                          eps=self.epsilon / scale if self.solver == "adam" else self.epsilon,
+                          shuffle=False)
+        order = np.arange(n, dtype=np.intp)
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            if self.shuffle:
+                order = shuffle(order, random_state=rng)
+            data_loss, penalty = self._epoch(trainer, order, batch, scale)
+            self.n_iter_ += 1
+            self.loss_ = data_loss + penalty
+            self.t_ += n
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+            if self.early_stopping:
+                self._update_no_improvement(X_val, y_val)
+            else:
+                self._update_no_improvement()
+            if self.learning_rate == "invscaling":
+                self._opt_lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if self.early_stopping else "Training loss"
+                msg = (f"{what} did not improve more than tol={self.tol:f} for "
+                       f"{self.n_iter_no_change} consecutive epochs.")
+                if self.solver == "sgd" and self.learning_rate == "adaptive" and self._opt_lr > 1e-6:
+                    self._opt_lr /= 5.0
+                    self._no_improvement_count = 0
+                    if self.verbose:
+                        print(msg + " Setting learning rate to %f" % self._opt_lr)
+                else:
+                    if self.verbose:
+                        print(msg + " Stopping.")
+                    break
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
+                              "the optimization hasn't converged yet.", ConvergenceWarning)
+        if self.early_stopping:
+            net.params[...] = self._best_params
+
+    def _epoch(self, trainer, order, batch, scale):
+        """One pass over ``order``: the full batches, then the last smaller batch, each
+        with its exact weight decay.  Returns (data loss, L2 penalty) on scikit-learn's scale."""
+        net = self._net
+        n = order.shape[0]
+        n_full = n - n % batch
+        sq_start = self._sq_weights()
+        total = 0.0
+        for part, size in ((order[:n_full], batch), (order[n_full:], n - n_full)):
+            if size == 0:
+                continue
+            trainer.lr = self._opt_lr * scale if self.solver == "sgd" else self._opt_lr
+            trainer.weight_decay = self.alpha / (size * scale)
+            code, hyper, wd = trainer._settings()
+            m, s = net._state_views()
+            n_batches = part.shape[0] // size
+            losses = np.zeros(n_batches)
+            done = net._backend._train_epoch(
+                net.spec, net.params, net.grads, m, s, hyper, net.step_count + 1, trainer.ws.work,
+                trainer.ws.layout, trainer.ws.label_buf, trainer.x, trainer.t, trainer.labels, part, size,
+                net._loss_code, net._mean, wd, code, losses)
+            net.step_count += done
+            if done < n_batches:
+                raise ValueError(
+                    f"Training diverged in epoch {self.n_iter_ + 1}: a batch gave a non-finite loss or "
+                    "gradient. The parameters are those of the last finite step. Scale the inputs "
+                    "(and targets) or lower learning_rate_init.")
+            total += losses.sum() * size
+        data_loss = total / n / (2.0 if not self._is_classifier else 1.0)
+        n_batches = -(-n // batch)
+        penalty = 0.5 * self.alpha * n_batches * (sq_start + self._sq_weights()) / 2 / n
+        return data_loss, penalty
+
+    def _sq_weights(self):
+        return float(sum(np.dot(l.w.ravel(), l.w.ravel()) for l in self._net.dense_layers))
+
+    def _update_no_improvement(self, X_val=None, y_val=None):
+        if X_val is not None:
+            score = self._score(X_val, y_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self._net.params.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+
+    def _outputs(self, X):
+        check_is_fitted(self, "_net")
+        X = validate_data(self, X, dtype=_FLOATS, reset=False)
+        return self._net.predict(X)
+
+    def fit(self, X, y):
+        """Fit the model to data matrix X and targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classification) or real numbers (regression).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=False)
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multilayer perceptron classifier trained by fastnn, compatible with
+    :class:`sklearn.neural_network.MLPClassifier`.
+
+    Parameters are scikit-learn's (same names, defaults and meanings; ``solver`` is
+    "sgd" or "adam"), plus ``form`` ("loops" or "matrix": which fastnn implementation
+    trains) and ``dtype`` (None keeps float32 input in float32 and uses float64
+    otherwise; or "float32" / "float64").  See the module documentation for how the
+    training corresponds to scikit-learn's, and for what is not supported.
+
+    Attributes
+    ----------
+    classes_, n_features_in_, feature_names_in_, coefs_, intercepts_, loss_,
+    loss_curve_, best_loss_, validation_scores_, best_validation_score_, n_iter_, t_,
+    n_layers_, n_outputs_, out_activation_
+        As in scikit-learn.
+    """
+
+    _is_classifier = True
+
+    def _out_activation(self):
+        return "logistic" if self.n_outputs_ == 1 else "softmax"
+
+    def _encode(self, y, first_pass, incremental):
+        if type_of_target(y).startswith("multilabel"):
+            raise NotImplementedError(
+                "multi-label targets (a 2-D indicator y) are not supported: scikit-learn trains "
+                "independent logistic outputs with binary cross-entropy, which fastnn has no loss for")
+        check_classification_targets(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D class labels, got shape {y.shape}")
+        if first_pass and not incremental:
+            self.classes_ = np.unique(y)
+        elif self.warm_start and not incremental and set(np.unique(y)) != set(self.classes_):
+            raise ValueError("warm_start can only be used where `y` has the same classes as in the "
+                             f"previous call to fit. Previously got {self.classes_}, `y` has {np.unique(y)}")
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                             f"{self.classes_}. 'y' has {np.unique(y)}.")
+        if len(self.classes_) < 2:
+            raise ValueError(f"MLPClassifier needs at least 2 classes to train, but y has only one "
+                             f"class: {self.classes_[0]!r}")
+        k = len(self.classes_)
+        return np.searchsorted(self.classes_, y).astype(np.intp), (1 if k == 2 else k)
+
+    def partial_fit(self, X, y, classes=None):
+        """Update the model with one epoch over (X, y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), optional
+            Every class of the problem; required on the first call.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "_net"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self.classes_ = np.unique(np.asarray(classes))
+        elif classes is not None and not np.array_equal(self.classes_, np.unique(classes)):
+            raise ValueError(f"`classes={np.unique(classes)}` is not the same as on last call to "
+                             f"partial_fit, was: {self.classes_}")
+        return self._fit(X, y, incremental=True)
+
+    def _score(self, X, y):
+        return accuracy_score(y, self.classes_[np.argmax(self._net.predict(X), axis=1)])
+
+    def predict(self, X):
+        """Predicted class of each sample, shape (n_samples,)."""
+        out = self._outputs(X)
+        return self.classes_[np.argmax(out, axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``."""
+        p = self._outputs(X)
+        p -= p.max(axis=1, keepdims=True)
+        np.exp(p, out=p)
+        p /= p.sum(axis=1, keepdims=True)
+        return p
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        p = self.predict_proba(X)
+        return np.log(p, out=p)
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multilayer perceptron regressor trained by fastnn, compatible with
+    :class:`sklearn.neural_network.MLPRegressor` (squared error loss).
+
+    Parameters and attributes are those of :class:`MLPClassifier`, without ``classes_``.
+    ``predict`` returns the network's dtype (float32 for float32 input with ``dtype=None``).
+    """
+
+    _is_classifier = False
+
+    def _out_activation(self):
+        return "identity"
+
+    def _encode(self, y, first_pass, incremental):
+        t = y.reshape(-1, 1) if y.ndim == 1 else y
+        return t, t.shape[1]
+
+    def partial_fit(self, X, y):
+        """Update the model with one epoch over (X, y); returns self."""
+        return self._fit(X, y, incremental=True)
+
+    def _score(self, X, y):
+        return r2_score(y, self._net.predict(X).reshape(np.shape(y)))
+
+    def predict(self, X):
+        """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""
+        y = self._outputs(X)
+        return y.ravel() if y.shape[1] == 1 else y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
