@@ -554,6 +554,28 @@ class Network:
 
     # -- persistence ----------------------------------------------------------------
 
+    def __getstate__(self):
+        # the backend is a module and the work buffers are scratch: neither is pickled
+        state = self.__dict__.copy()
+        state["_backend"] = None
+        state["_workspaces"] = {}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._backend = _FORMS[self.form]
+        # unpickled arrays are separate, unaligned copies: back into aligned buffers,
+        # and every w and b a view of params again
+        for name in ("params", "grads", "_state"):
+            value = getattr(self, name)
+            if value is not None:
+                aligned = _buffers.empty(value.shape, value.dtype)
+                aligned[...] = value
+                setattr(self, name, aligned)
+        for layer in self.layers:
+            layer._network = None
+        self._attach()
+
     def save(self, path):
         """Write the network (architecture, loss, dtype and parameters) to an .npz file.
 

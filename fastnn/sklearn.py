@@ -241,26 +241,6 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(f"{name}[{k}] must have shape {target.shape}, got {value.shape}")
             target[...] = value
 
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # may be self.__dict__ itself
-        net = state.pop("_net", None)
-        if net is not None:  # Network holds modules and views: store its numbers only
-            opt = None if net._state is None else net._state.copy()
-            state["_net_state"] = (net.params.copy(), opt, net._optimizer_key, net.step_count)
-        return state
-
-    def __setstate__(self, state):
-        saved = state.pop("_net_state", None)
-        super().__setstate__(state)
-        if saved is not None:
-            params, opt, key, steps = saved
-            self._build(*self._net_args)
-            self._opt_lr = state["_opt_lr"]
-            self._net.params[...] = params
-            if opt is not None:
-                self._net._state = opt.copy()
-            self._net._optimizer_key, self._net.step_count = key, steps
-
     # -- training -----------------------------------------------------------------------
 
     def _fit(self, X, y, incremental):
@@ -325,7 +305,7 @@ class _BaseMLP(BaseEstimator):
                           momentum=self.momentum if self.solver == "sgd" else 0.0,
                           nesterov=bool(self.nesterovs_momentum), beta1=self.beta_1, beta2=self.beta_2,
                           eps=self.epsilon / scale if self.solver == "adam" else self.epsilon,
-                          shuffle=False)
+                          weight_decay=self.alpha / scale, shuffle=False, decay_per_batch_size=True)
         order = np.arange(n, dtype=np.intp)
         self.n_iter_ = 0
         for _ in range(self.max_iter):
@@ -366,34 +346,19 @@ class _BaseMLP(BaseEstimator):
             net.params[...] = self._best_params
 
     def _epoch(self, trainer, order, batch, scale):
-        """One pass over ``order``: the full batches, then the last smaller batch, each
-        with its exact weight decay.  Returns (data loss, L2 penalty) on scikit-learn's scale."""
-        net = self._net
+        """One pass over ``order``, each batch decayed with alpha / its size (the
+        smaller last one too).  Returns (data loss, L2 penalty) on scikit-learn's scale."""
         n = order.shape[0]
-        n_full = n - n % batch
         sq_start = self._sq_weights()
-        total = 0.0
-        for part, size in ((order[:n_full], batch), (order[n_full:], n - n_full)):
-            if size == 0:
-                continue
-            trainer.lr = self._opt_lr * scale if self.solver == "sgd" else self._opt_lr
-            trainer.weight_decay = self.alpha / (size * scale)
-            code, hyper, wd = trainer._settings()
-            m, s = net._state_views()
-            n_batches = part.shape[0] // size
-            losses = np.zeros(n_batches)
-            done = net._backend._train_epoch(
-                net.spec, net.params, net.grads, m, s, hyper, net.step_count + 1, trainer.ws.work,
-                trainer.ws.layout, trainer.ws.label_buf, trainer.x, trainer.t, trainer.labels, part, size,
-                net._loss_code, net._mean, wd, code, losses)
-            net.step_count += done
-            if done < n_batches:
-                raise ValueError(
-                    f"Training diverged in epoch {self.n_iter_ + 1}: a batch gave a non-finite loss or "
-                    "gradient. The parameters are those of the last finite step. Scale the inputs "
-                    "(and targets) or lower learning_rate_init.")
-            total += losses.sum() * size
-        data_loss = total / n / (2.0 if not self._is_classifier else 1.0)
+        trainer.lr = self._opt_lr * scale if self.solver == "sgd" else self._opt_lr
+        try:
+            loss = trainer.epoch(order)
+        except FloatingPointError:
+            raise ValueError(
+                f"Training diverged in epoch {self.n_iter_ + 1}: a batch gave a non-finite loss or "
+                "update. The parameters are those of the last finite step. Scale the inputs "
+                "(and targets) or lower learning_rate_init.") from None
+        data_loss = loss / (2.0 if not self._is_classifier else 1.0)
         n_batches = -(-n // batch)
         penalty = 0.5 * self.alpha * n_batches * (sq_start + self._sq_weights()) / 2 / n
         return data_loss, penalty

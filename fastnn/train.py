@@ -70,59 +70,101 @@ class Trainer:
 
     :func:`fit` and :class:`fastnn.sklearn.MLPClassifier` use it; it is public for
     users who want their own epoch loop.  See :func:`fit` for the parameters.
-    ``lr`` may be changed between epochs (a schedule).
+    ``lr`` and ``weight_decay`` may be changed between epochs (a schedule).
+
+    Parameters
+    ----------
+    decay_per_batch_size : bool, default False
+        If True, a batch of n samples is decayed with ``weight_decay / n`` (the L2
+        penalty ``½ λ ‖w‖²`` added to the batch's summed loss, scikit-learn's
+        ``alpha``); the smaller last batch of an epoch gets its own, exact factor.
     """
 
     def __init__(self, net, X, T, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.0,
                  nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
-                 shuffle=True, seed=None):
+                 shuffle=True, seed=None, decay_per_batch_size=False):
         self.net = net
         self.x = net._inputs(X)
         self.t, self.labels = net._targets(T, self.x.shape[0])
         self.batch_size = min(_positive_int(batch_size, "batch_size"), self.x.shape[0])
         self.optimizer, self.momentum, self.nesterov = optimizer, momentum, nesterov
         self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
+        self.decay_per_batch_size = bool(decay_per_batch_size)
         self.lr = lr
         self._settings()  # raises on a bad option before any training
         self.shuffle = bool(shuffle)
         self.rng = np.random.default_rng(seed)
         self.ws = net._workspace(self.batch_size)
-        n_batches = -(-self.x.shape[0] // self.batch_size)
-        self.batch_losses = np.zeros(n_batches, dtype=np.float64)
-        self.batch_sizes = np.full(n_batches, self.batch_size, dtype=np.float64)
-        self.batch_sizes[-1] = self.x.shape[0] - self.batch_size * (n_batches - 1)
+        self.batch_losses = np.zeros(-(-self.x.shape[0] // self.batch_size), dtype=np.float64)
 
     def _settings(self):
         return self.net._optimizer(self.optimizer, self.lr, self.momentum, self.nesterov,
                                    self.beta1, self.beta2, self.eps, self.weight_decay)
 
-    def epoch(self):
-        """Train on every sample once; return the epoch's training loss.
+    def _order(self, order):
+        n = self.x.shape[0]
+        if order is None:
+            return self.rng.permutation(n) if self.shuffle else np.arange(n)
+        order = np.asarray(order)
+        if order.ndim != 1 or order.dtype.kind not in "iu" or order.size == 0:
+            raise ValueError(f"order must be a non-empty 1-D array of sample indices, got {order.dtype} {order.shape}")
+        if order.min() < 0 or order.max() >= n:
+            raise ValueError(f"order holds an index outside 0..{n - 1}")
+        return np.ascontiguousarray(order, dtype=np.intp)
+
+    def epoch(self, order=None):
+        """Train on the samples once, in batches; return the epoch's training loss.
+
+        Parameters
+        ----------
+        order : array of int, optional
+            The sample indices to visit, in order (each batch takes the next
+            ``batch_size`` of them).  Default: a seeded permutation of all samples
+            (or all in order, with ``shuffle=False``).
+
+        Returns
+        -------
+        float
+            The mean of the batches' losses weighted by their sizes ("mean"
+            reduction), or their sum ("sum").
 
         Raises
         ------
         FloatingPointError
-            If a batch's loss or gradient is not finite.  That batch's update is not
+            If a batch's loss or update is not finite.  That batch's update is not
             applied: the parameters are those after the last finite step.
         """
         net = self.net
+        order = self._order(order)
         code, hyper, wd = self._settings()
-        n = self.x.shape[0]
-        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        m, s = net._state_views()
-        done = net._backend._train_epoch(
-            net.spec, net.params, net.grads, m, s, hyper, net.step_count + 1, self.ws.work,
-            self.ws.layout, self.ws.label_buf, self.x, self.t, self.labels, order, self.batch_size,
-            net._loss_code, net._mean, wd, code, self.batch_losses)
-        net.step_count += done
-        if done < self.batch_losses.shape[0]:
-            raise FloatingPointError(
-                f"training diverged: batch {done} gave a non-finite loss or gradient "
-                f"(loss = {self.batch_losses[done]}); that step was not applied, the parameters "
-                "are those of the last finite step (try a smaller learning rate)")
-        if net._mean:
-            return float(np.dot(self.batch_losses, self.batch_sizes) / n)
-        return float(self.batch_losses.sum())
+        total, batch = order.shape[0], self.batch_size
+        n_full = total - total % batch
+        # one compiled call for the full batches, and one for a smaller last batch
+        # when its weight decay differs
+        parts = [(order, batch)]
+        if self.decay_per_batch_size:
+            parts = [(part, size) for part, size in ((order[:n_full], batch), (order[n_full:], total - n_full))
+                     if part.size]
+        loss = 0.0
+        for part, size in parts:
+            n_batches = -(-part.shape[0] // size)
+            losses = self.batch_losses[:n_batches]
+            scaled = wd / size if self.decay_per_batch_size else wd
+            m, s = net._state_views()
+            done = net._backend._train_epoch(
+                net.spec, net.params, net.grads, m, s, hyper, net.step_count + 1, self.ws.work,
+                self.ws.layout, self.ws.label_buf, self.x, self.t, self.labels, part, size,
+                net._loss_code, net._mean, scaled, code, losses)
+            net.step_count += done
+            if done < n_batches:
+                raise FloatingPointError(
+                    f"training diverged: batch {done} gave a non-finite loss or update "
+                    f"(loss = {losses[done]}); that step was not applied, the parameters "
+                    "are those of the last finite step (try a smaller learning rate)")
+            sizes = np.full(n_batches, size, dtype=np.float64)
+            sizes[-1] = part.shape[0] - size * (n_batches - 1)
+            loss += float(np.dot(losses, sizes)) if net._mean else float(losses.sum())
+        return loss / total if net._mean else loss
 
 
 def _evaluate(net, data):

@@ -429,3 +429,21 @@ def test_good_file_written_by_hand_loads(tmp_path):
     # the helper above writes valid files unless told otherwise: the failures are real
     net = Network.load(_write(tmp_path))
     assert net.n_in == N_IN and net.n_out == 2 and net.dtype == np.float32
+
+
+@pytest.mark.parametrize("form", ["loops", "matrix"])
+def test_pickle_round_trip_keeps_views_alignment_and_optimizer_state(form):
+    import pickle
+
+    net = Network([Dense(3, 4), ReLU(), Dense(4, 2)], loss="softmax_cross_entropy", form=form, seed=0)
+    X = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    y = np.arange(8) % 2
+    net.train_step(X, y, lr=0.1, optimizer="adam")
+    copy = pickle.loads(pickle.dumps(net))
+    assert np.array_equal(copy.params, net.params) and copy.step_count == net.step_count
+    assert copy.params.ctypes.data % 64 == 0
+    copy.layers[0].w[...] = 0  # a view of the copy's buffer, not of the original's
+    assert np.all(copy.params[:12] == 0) and not np.all(net.layers[0].w == 0)
+    net.layers[0].w[...] = 0
+    assert copy.train_step(X, y, lr=0.1, optimizer="adam") == net.train_step(X, y, lr=0.1, optimizer="adam")
+    assert np.array_equal(copy.params, net.params)

@@ -448,3 +448,28 @@ def test_step_whose_update_overflows_is_not_applied(form, optimizer):
     if state is not None:
         assert np.array_equal(net._state, state)
     assert net.step_count == 1
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_trainer_explicit_order_and_decay_per_batch_size(form):
+    # an explicit order of 10 samples in batches of 4: batches of 4, 4 and 2, the last
+    # decayed with λ/2, the others with λ/4; the same steps taken one by one agree
+    from fastnn import Trainer
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((10, 3))
+    y = rng.standard_normal((10, 2))
+    order = rng.permutation(10)
+    nets = [Network([Dense(3, 2)], form=form, dtype="float64", seed=0) for _ in range(2)]
+    trainer = Trainer(nets[0], X, y, batch_size=4, lr=0.1, weight_decay=0.4, decay_per_batch_size=True)
+    loss = trainer.epoch(order)
+    expected = 0.0
+    for start in range(0, 10, 4):
+        rows = order[start:start + 4]
+        expected += nets[1].train_step(X[rows], y[rows], lr=0.1, weight_decay=0.4 / len(rows)) * len(rows)
+    np.testing.assert_allclose(nets[0].params, nets[1].params, rtol=1e-13, atol=1e-15)
+    assert loss == pytest.approx(expected / 10, rel=1e-13)
+    with pytest.raises(ValueError, match="outside 0..9"):
+        trainer.epoch(np.array([0, 10]))
+    with pytest.raises(ValueError, match="sample indices"):
+        trainer.epoch(np.array([0.5]))
