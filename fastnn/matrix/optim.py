@@ -14,6 +14,12 @@ __all__ = ["sgd_update", "momentum_update", "adam_update"]
 
 def _optimizer_step(code, p, g, m, s, hyper, step):
     """Update p (and m, s) in place if every updated value is finite; return whether it was."""
+    # an overflow here is detected and refused below, so NumPy's warning is only noise
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _checked_update(code, p, g, m, s, hyper, step)
+
+
+def _checked_update(code, p, g, m, s, hyper, step):
     lr = p.dtype.type(hyper[LR])
     if code == SGD:
         new, state = p - lr * g, ()
