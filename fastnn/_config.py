@@ -41,12 +41,30 @@ result.
 import os
 
 import numba
+from numba.core import event
 
-# Start Numba's threading layer now.  A parallel kernel loaded from the on-disk cache
-# does not start it, and compiling a new function that calls such a kernel before it
-# has started aborts the process ("LLVM ERROR: Symbol not found: allocate_sched",
-# seen with Numba 0.68): the scheduler's symbols are only registered by the start.
-numba.get_num_threads()
+
+class _StartThreadsBeforeCompiling(event.Listener):
+    """Start Numba's threading layer before any function is compiled.
+
+    Compiling a function that links a parallel kernel loaded from the on-disk cache,
+    before the threading layer has started, aborted a process here once ("LLVM
+    ERROR: Symbol not found: allocate_sched", Numba 0.68.1; the scheduler's symbols
+    are registered only when the layer starts).  The cache state that caused it
+    could not be recreated afterwards, so this guard has no test of its own.
+    Starting it at import instead would make ``fork()`` after ``import fastnn`` fatal
+    with GNU OpenMP, so it starts on the first real compile (cache loads do not fire
+    this event; they start the layer themselves when they hold parallel code).
+    """
+
+    def on_start(self, event):
+        numba.get_num_threads()
+
+    def on_end(self, event):
+        pass
+
+
+event.register("numba:compile", _StartThreadsBeforeCompiling())
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 

@@ -1,0 +1,45 @@
+"""Process-level behaviour of fastnn/_config.py: the safe Numba options, and a
+threading layer that is not started at import, so fork() after import is safe."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from fastnn import _config
+
+# a multiply-add count that takes the parallel path of the dense kernels
+PARALLEL_SHAPE = (512, 1024, 1024)
+assert PARALLEL_SHAPE[0] * PARALLEL_SHAPE[1] * PARALLEL_SHAPE[2] >= _config.PARALLEL_MIN_FLOPS
+
+
+def _run(code):
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            timeout=600)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_safe_configuration_flags():
+    assert "nnan" not in _config.FASTMATH and "ninf" not in _config.FASTMATH
+    assert _config.SERIAL["error_model"] == "numpy" and _config.PARALLEL["parallel"] is True
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_after_import_can_run_parallel_kernels():
+    code = f"""
+        import os
+        import numpy as np
+        import fastnn
+        pid = os.fork()
+        if pid == 0:
+            x = np.ones({PARALLEL_SHAPE[:2]}, np.float32)
+            w = np.ones({PARALLEL_SHAPE[1:]}, np.float32)
+            y = fastnn.loops.dense_forward(x, w, np.zeros({PARALLEL_SHAPE[2]}, np.float32))
+            os._exit(0 if y[0, 0] == {PARALLEL_SHAPE[1]} else 3)
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status))
+    """
+    status, output = _run(code)
+    assert status == 0 and "child 0" in output, output
