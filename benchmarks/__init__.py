@@ -1,0 +1,1 @@
+"""asv benchmarks of fastnn: see common.py for profiles, threads and data."""
