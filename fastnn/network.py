@@ -27,6 +27,7 @@ from .loops import activations as _act
 from .loops import losses as _losses
 from .loops import network as _loop_network
 from .loops.network import B_OFF, DENSE, KIND, N_IN, N_OUT, W_OFF
+from .loops.optim import SGD
 from .matrix import activations as _matrix_act
 from .matrix import network as _matrix_network
 
@@ -228,6 +229,7 @@ class Network:
         self.grads = _buffers.zeros(size, self.dtype)
         self._state = None  # (m, s) of the optimizer, allocated on first use
         self._optimizer_key = None
+        self._settings_cache = {}
         self.step_count = 0
         self._workspaces = {}
         self._attach()
@@ -481,6 +483,28 @@ class Network:
 
     def _optimizer(self, optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay):
         """Validate optimizer settings; returns (code, hyper, weight_decay)."""
+        settings = (optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay)
+        # the same settings as the last call (every step of a loop) are not validated
+        # again: typed, so that lr=True is not taken for a validated lr=1
+        cache_key = tuple((type(v), v) for v in settings)
+        try:
+            cached = self._settings_cache.get(cache_key)
+        except TypeError:  # an unhashable setting (a 0-d array, say): no caching
+            cache_key, cached = None, None
+        if cached is None:
+            cached = self._validate_optimizer(*settings)
+            if cache_key is not None:
+                self._settings_cache = {cache_key: cached}
+        code, hyper, weight_decay, key = cached
+        if key != self._optimizer_key:
+            self.reset_optimizer()
+            self._optimizer_key = key
+        if self._state is None and code != SGD:
+            self._state = _buffers.zeros((2, self.params.size), self.dtype)
+        return code, hyper, weight_decay
+
+    def _validate_optimizer(self, optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay):
+        """(code, hyper, weight_decay, state key) from settings, or an error."""
         from .loops.optim import CODES, _hyper
 
         if optimizer not in ("sgd", "adam"):
@@ -499,13 +523,8 @@ class Network:
             code = CODES["nesterov" if nesterov else "momentum"]
         else:
             code = CODES["sgd"]
-        key = (code, float(momentum), float(beta1), float(beta2))
-        if key != self._optimizer_key:
-            self.reset_optimizer()
-            self._optimizer_key = key
-        if self._state is None and code != CODES["sgd"]:
-            self._state = _buffers.zeros((2, self.params.size), self.dtype)
-        return code, hyper, weight_decay
+        hyper.flags.writeable = False  # shared by every step that uses these settings
+        return code, hyper, weight_decay, (code, float(momentum), float(beta1), float(beta2))
 
     def _state_views(self):
         if self._state is None:
