@@ -20,9 +20,10 @@ cache
     On.  Compiled machine code is written next to the modules (or, when that folder
     is read-only, to Numba's per-user cache folder), so a second process loads it
     instead of compiling again.  Set ``FASTNN_CACHE=0`` to turn it off.  Numba keys
-    each cached function to its own source file only: after editing a kernel in a
-    checkout, a cached caller in another file still holds the old code, so delete
-    the caches (``find fastnn -name '*.nb[ic]' -delete``) when developing.
+    each cached function to its own source file only, so a cached caller would keep
+    a kernel from another file as it was, and crash if that kernel's signature
+    changed (seen here: a segfault).  :func:`_drop_stale_caches` therefore keys the
+    whole package's caches to one stamp of all its sources.
 boundscheck
     Off: the public wrappers validate every shape before a kernel runs.
 threading layer
@@ -38,10 +39,45 @@ on the problem size only, never on the thread count, so the choice cannot change
 result.
 """
 
+import glob
+import hashlib
 import os
 
 import numba
 from numba.core import event
+
+
+def _drop_stale_caches(root):
+    """Delete the cached machine code under ``root`` when any source file there changed.
+
+    Numba checks a cached function against its own file's time stamp only; kernels
+    it inlined from other modules are not checked.  One stamp over every source
+    file of the package (paths, sizes, modification times), kept beside the caches,
+    makes an edit anywhere (a checkout of another commit, a kernel being developed)
+    recompile everything.  An installed copy changes only by reinstalling, which
+    rewrites every file; a read-only install is left alone.
+    """
+    sources = sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True))
+    digest = hashlib.sha1()
+    for path in sources:
+        info = os.stat(path)
+        digest.update(f"{os.path.relpath(path, root)}:{info.st_size}:{info.st_mtime_ns};".encode())
+    stamp = digest.hexdigest()
+    marker = os.path.join(root, "__pycache__", "fastnn-numba-cache.stamp")
+    try:
+        with open(marker) as fh:
+            if fh.read() == stamp:
+                return
+    except OSError:
+        pass
+    try:
+        for cached in glob.glob(os.path.join(root, "**", "__pycache__", "*.nb[ic]"), recursive=True):
+            os.remove(cached)
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        with open(marker, "w") as fh:
+            fh.write(stamp)
+    except OSError:  # read-only install, or another process got there first
+        pass
 
 
 class _StartThreadsBeforeCompiling(event.Listener):
@@ -69,6 +105,8 @@ event.register("numba:compile", _StartThreadsBeforeCompiling())
 FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 
 CACHE = os.environ.get("FASTNN_CACHE", "1") not in ("0", "false", "False", "no")
+if CACHE:
+    _drop_stale_caches(os.path.dirname(os.path.abspath(__file__)))
 
 SERIAL = dict(
     nogil=True,

@@ -1,0 +1,135 @@
+"""Training-step table for the README: fastnn (both forms) against NumPy, PyTorch and JAX.
+
+Run from the repository root::
+
+    python benchmarks/step_table.py            # markdown table on stdout
+    python benchmarks/step_table.py --json steps.json
+
+Every (implementation, shape) pair runs in a fresh process, one after another, so no
+two thread pools (Numba's, OpenBLAS's, PyTorch's) ever share the cores: measured in
+one process, a pool still spinning after its call slows the next library's call.
+Each process warms up (compiles), then reports the median of ``--repeat`` samples
+of about ``--target`` seconds each.
+
+Implementations: fastnn ``Network.train_step`` (one Python call per step, as the peers
+make) in both forms; fastnn inside ``fit`` (an epoch of 64 batches in one compiled
+call, divided by 64); the NumPy, PyTorch (eager, 2 threads) and JAX (``jax.jit`` of the
+whole step) steps of ``bench_peers``; NumPy twice, with ``OPENBLAS_CORETYPE`` unset and
+set to Haswell.  Peers that are not installed are left out.  GFLOP/s counts
+6 · batch · Σ n_in · n_out (forward, input and weight gradients).
+
+This file is a script, not an asv benchmark: it defines no ``time_`` functions.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+SHAPES = ["3-1-2/b1", "64-128-10/b32", "784-256-128-10/b128", "1024-1024-1024-10/b512"]
+IMPLEMENTATIONS = ["loops", "loops-fit", "matrix", "numpy", "numpy-haswell", "torch", "jax"]
+EPOCH_BATCHES = 64
+
+_RUNNER = textwrap.dedent('''
+    import json, statistics, sys, time
+    import numpy as np
+    sys.path.insert(0, ".")
+    impl, name, repeat, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    from benchmarks import common
+
+    def sample(step, calls):
+        start = time.perf_counter()
+        for _ in range(calls):
+            step()
+        return (time.perf_counter() - start) / calls
+
+    widths, batch = common.parse_network(name)
+    if impl.startswith("loops") or impl == "matrix":
+        net = common.network(name, "matrix" if impl == "matrix" else "loops")
+        if impl == "loops-fit":
+            import fastnn
+            x, t = common.classification(batch * {batches}, widths[0], widths[-1], "float32")
+            trainer = fastnn.Trainer(net, x, t, batch_size=batch, lr=common.LR, seed=0)
+            step = trainer.epoch
+            per_call = {batches}
+        else:
+            x, t = common.batch(name)
+            step = lambda: net.train_step(x, t, lr=common.LR)
+            per_call = 1
+    else:
+        from benchmarks import bench_peers
+        peer = {{"numpy": bench_peers.NumPy, "numpy-haswell": bench_peers.NumPy,
+                 "torch": bench_peers.Torch, "jax": bench_peers.Jax}}[impl]()
+        try:
+            peer.setup(name)
+        except NotImplementedError as missing:
+            print(json.dumps({{"skip": str(missing)}}))
+            sys.exit(0)
+        step = peer.step
+        per_call = 1
+    step()
+    once = sample(step, 1)
+    calls = max(1, int(target / max(once, 1e-7)))
+    times = [sample(step, calls) / per_call for _ in range(repeat)]
+    print(json.dumps({{"seconds": statistics.median(times)}}))
+''').format(batches=EPOCH_BATCHES)
+
+
+def _flops(name):
+    widths, batch = name.split("/b")
+    sizes = [int(w) for w in widths.split("-")]
+    return 6 * int(batch) * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def _measure(impl, name, repeat, target):
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    if impl == "numpy-haswell":
+        env["OPENBLAS_CORETYPE"] = "Haswell"
+    result = subprocess.run([sys.executable, "-c", _RUNNER, impl, name, str(repeat), str(target)],
+                            capture_output=True, text=True, env=env, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"{impl} {name} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _format(seconds):
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="samples per measurement (median)")
+    parser.add_argument("--target", type=float, default=0.3, help="seconds per sample")
+    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args(argv)
+    rows = []
+    for name in args.shapes.split(","):
+        row = {"shape": name}
+        for impl in IMPLEMENTATIONS:
+            result = _measure(impl, name, args.repeat, args.target)
+            row[impl] = result.get("seconds")
+            print(f"{name:24s} {impl:14s} {_format(row[impl]) if row[impl] else 'skipped'}",
+                  file=sys.stderr, flush=True)
+        rows.append(row)
+    present = [impl for impl in IMPLEMENTATIONS if any(row[impl] for row in rows)]
+    print("| shape | " + " | ".join(present) + " | loops vs fastest peer |")
+    print("|---|" + "---|" * (len(present) + 1))
+    for row in rows:
+        flops = _flops(row["shape"])
+        cells = [f"{_format(row[i])} ({flops / row[i] / 1e9:.1f} GF/s)" if row[i] else "–" for i in present]
+        peers = [row[i] for i in ("numpy", "numpy-haswell", "torch", "jax") if row[i]]
+        ratio = f"{min(peers) / row['loops']:.2f}x" if peers else "–"
+        print(f"| {row['shape']} | " + " | ".join(cells) + f" | {ratio} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
