@@ -523,7 +523,6 @@ class Network:
             code = CODES["nesterov" if nesterov else "momentum"]
         else:
             code = CODES["sgd"]
-        hyper.flags.writeable = False  # shared by every step that uses these settings
         return code, hyper, weight_decay, (code, float(momentum), float(beta1), float(beta2))
 
     def _state_views(self):

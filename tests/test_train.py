@@ -473,3 +473,20 @@ def test_trainer_explicit_order_and_decay_per_batch_size(form):
         trainer.epoch(np.array([0, 10]))
     with pytest.raises(ValueError, match="sample indices"):
         trainer.epoch(np.array([0.5]))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_repeated_epochs_and_steps_run(shuffle):
+    # regression: a read-only hyper-parameter vector, shared between steps, made the
+    # cached epoch kernel crash the process (segfault); several epochs and steps in a
+    # row must run and keep learning
+    from fastnn import Trainer
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, 64)).astype(np.float32)
+    y = np.argmax(X[:, :10], axis=1)
+    net = Network([Dense(64, 128), ReLU(), Dense(128, 10)], loss="softmax_cross_entropy", seed=0)
+    trainer = Trainer(net, X, y, batch_size=32, lr=0.1, seed=0, shuffle=shuffle)
+    losses = [trainer.epoch() for _ in range(3)]
+    losses += [net.train_step(X[:32], y[:32], lr=0.1) for _ in range(3)]
+    assert all(np.isfinite(losses)) and losses[2] < losses[0]
