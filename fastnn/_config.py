@@ -42,9 +42,14 @@ result.
 import glob
 import hashlib
 import os
+import sys
 
 import numba
 from numba.core import event
+from numba.core.caching import NullCache
+from numba.core.registry import CPUDispatcher as Dispatcher
+
+_ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def _drop_stale_caches(root):
@@ -70,43 +75,72 @@ def _drop_stale_caches(root):
                 return
     except OSError:
         pass
+    _drop_caches(root)
     try:
-        for cached in glob.glob(os.path.join(root, "**", "__pycache__", "*.nb[ic]"), recursive=True):
-            os.remove(cached)
         os.makedirs(os.path.dirname(marker), exist_ok=True)
         with open(marker, "w") as fh:
             fh.write(stamp)
-    except OSError:  # read-only install, or another process got there first
+    except OSError:  # a read-only install
         pass
 
 
-class _StartThreadsBeforeCompiling(event.Listener):
-    """Start Numba's threading layer before any function is compiled.
+def _drop_caches(root):
+    """Delete the Numba cache files (index and data) under ``root``."""
+    for cached in glob.glob(os.path.join(root, "**", "__pycache__", "*.nb[ic]"), recursive=True):
+        try:
+            os.remove(cached)
+        except OSError:  # read-only, or another process removed it first
+            pass
 
-    Compiling a function that links a parallel kernel loaded from the on-disk cache,
-    before the threading layer has started, aborted a process here once ("LLVM
-    ERROR: Symbol not found: allocate_sched", Numba 0.68.1; the scheduler's symbols
-    are registered only when the layer starts).  The cache state that caused it
-    could not be recreated afterwards, so this guard has no test of its own.
-    Starting it at import instead would make ``fork()`` after ``import fastnn`` fatal
-    with GNU OpenMP, so it starts on the first real compile (cache loads do not fire
-    this event; they start the layer themselves when they hold parallel code).
+
+def _fastnn_loaded_from_cache():
+    """Whether any of fastnn's jitted functions was loaded from the disk cache here."""
+    for name, module in list(sys.modules.items()):
+        if name == "fastnn" or name.startswith("fastnn."):
+            for value in vars(module).values():
+                if isinstance(value, Dispatcher) and any(value.stats.cache_hits.values()):
+                    return True
+    return False
+
+
+class _CompileGuard(event.Listener):
+    """Keeps every compile of a fastnn function safe for this process and the next.
+
+    Start: Numba's threading layer.  Compiling a function that links a parallel
+    kernel loaded from the cache, before the layer has started, aborted a process
+    here once ("LLVM ERROR: Symbol not found: allocate_sched", Numba 0.68.1).  The
+    layer is not started at import, since fork() after ``import fastnn`` would then
+    be fatal with GNU OpenMP.
+
+    End (before Numba saves the result): a function compiled while some of fastnn's
+    functions came from the cache calls those by a symbol that only this process
+    defines.  Saved, it would call address 0 in a process that loads it first: a
+    segfault, reproduced here (process 1 ``train_step``, process 2 ``fit`` on a tiny
+    network, process 3 ``fit`` on a larger one).  Such a result is kept in memory
+    only, and fastnn's cache files are dropped, so the next process compiles
+    everything afresh and caches it whole.
     """
 
     def on_start(self, event):
         numba.get_num_threads()
 
     def on_end(self, event):
-        pass
+        dispatcher = (event.data or {}).get("dispatcher")
+        module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
+        if not (module == "fastnn" or module.startswith("fastnn.")):
+            return
+        if _fastnn_loaded_from_cache():
+            dispatcher._cache = NullCache()
+            _drop_caches(_ROOT)
 
 
-event.register("numba:compile", _StartThreadsBeforeCompiling())
+event.register("numba:compile", _CompileGuard())
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 
 CACHE = os.environ.get("FASTNN_CACHE", "1") not in ("0", "false", "False", "no")
 if CACHE:
-    _drop_stale_caches(os.path.dirname(os.path.abspath(__file__)))
+    _drop_stale_caches(_ROOT)
 
 SERIAL = dict(
     nogil=True,

@@ -66,3 +66,38 @@ def test_caches_are_dropped_when_any_source_file_changes(tmp_path):
     kernel.write_text("x = 22\n")  # another file than the cached caller's: still dropped
     run()
     assert not cached.exists()
+
+
+_STEP = """
+import numpy as np, fastnn
+x = np.random.default_rng(0).standard_normal((64, {n_in})).astype(np.float32)
+t = np.arange(64) % {k}
+layers = [fastnn.Dense({n_in}, {hidden}), fastnn.ReLU(), fastnn.Dense({hidden}, {k})]
+net = fastnn.Network(layers, loss="softmax_cross_entropy", seed=0)
+{action}
+print("done")
+"""
+
+
+def test_function_compiled_against_cached_kernels_is_not_cached(tmp_path):
+    # regression: process 1 caches train_step's kernels; process 2 compiles the epoch
+    # kernel against those cached kernels and cached it with calls by symbol that
+    # only process 2 defined; process 3 loaded it and called address 0 (segfault).
+    # Runs on a private copy of the package, so its cache starts empty.
+    import shutil
+
+    import fastnn
+
+    shutil.copytree(os.path.dirname(fastnn.__file__), tmp_path / "fastnn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    step = dict(action="net.train_step(x[:1], t[:1], lr=0.01)")
+    fit = dict(action="fastnn.Trainer(net, x, t, batch_size={batch}, lr=0.01, seed=0).epoch()")
+    small = dict(n_in=3, hidden=1, k=2, batch=1)
+    large = dict(n_in=64, hidden=128, k=10, batch=32)
+    runs = [(step, small), (fit, small), (fit, large), (fit, large)]
+    for number, (what, shape) in enumerate(runs, 1):
+        code = _STEP.format(action=what["action"].format(**shape), **shape)
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                                timeout=900, cwd=tmp_path)
+        assert result.returncode == 0 and "done" in result.stdout, (number, result.returncode, result.stderr[-2000:])
