@@ -107,7 +107,12 @@ def main(argv=None):
     parser.add_argument("--target", type=float, default=0.3, help="seconds per sample")
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--render", help="print the table of rows written earlier with --json")
     args = parser.parse_args(argv)
+    if args.render:
+        with open(args.render) as fh:
+            print(_table(json.load(fh)))
+        return
     rows = []
     for name in args.shapes.split(","):
         row = {"shape": name}
@@ -117,18 +122,20 @@ def main(argv=None):
             print(f"{name:24s} {impl:14s} {_format(row[impl]) if row[impl] else 'skipped'}",
                   file=sys.stderr, flush=True)
         rows.append(row)
-    present = [impl for impl in IMPLEMENTATIONS if any(row[impl] for row in rows)]
-    print("| shape | " + " | ".join(present) + " | loops vs fastest peer |")
-    print("|---|" + "---|" * (len(present) + 1))
+    print(_table(rows))
+
+
+def _table(rows):
+    present = [impl for impl in IMPLEMENTATIONS if any(row.get(impl) for row in rows)]
+    lines = ["| shape | " + " | ".join(present) + " | loops vs fastest peer |",
+             "|---|" + "---|" * (len(present) + 1)]
     for row in rows:
         flops = _flops(row["shape"])
-        cells = [f"{_format(row[i])} ({flops / row[i] / 1e9:.1f} GF/s)" if row[i] else "–" for i in present]
-        peers = [row[i] for i in ("numpy", "numpy-haswell", "torch", "jax") if row[i]]
+        cells = [f"{_format(row[i])} ({flops / row[i] / 1e9:.3g} GF/s)" if row.get(i) else "–" for i in present]
+        peers = [row[i] for i in ("numpy", "numpy-haswell", "torch", "jax") if row.get(i)]
         ratio = f"{min(peers) / row['loops']:.2f}x" if peers else "–"
-        print(f"| {row['shape']} | " + " | ".join(cells) + f" | {ratio} |")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
+        lines.append(f"| {row['shape']} | " + " | ".join(cells) + f" | {ratio} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
