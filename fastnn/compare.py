@@ -149,6 +149,10 @@ def _max_abs_diff(a, b):
 # -- timing ---------------------------------------------------------------------------------
 
 
+BLAS_IDLE_SECONDS = 0.3
+"""Pause before timing the loop form, so that NumPy's BLAS threads are asleep."""
+
+
 def measure(fn, repeat=5, target=0.2):
     """Median seconds per call of ``fn()``, compile time excluded.
 
@@ -184,6 +188,12 @@ def _row(kernel, size, dtype, repeat, target):
     row = {"kernel": kernel, "dtype": np.dtype(dtype).name, "size": list(size)}
     for name in _FORMS:
         args = make(name)
+        if name == "loops":
+            # OpenBLAS's threads spin for about 0.1 s after a call (their default
+            # timeout, 2^28 cycles) and would take the cores from Numba's threads:
+            # measured here, the parallel loop kernels ran at half speed right after
+            # a matrix call.  Let them fall asleep first.
+            time.sleep(BLAS_IDLE_SECONDS)
         seconds, number = measure(lambda: call(name, args), repeat, target)  # noqa: B023 (called at once)
         row[f"{name}_s"] = seconds
         row[f"{name}_calls"] = number
@@ -350,7 +360,8 @@ def format_header(environment, settings):
         f"CPU: {env['cpu']} ({env['cpu_count']} logical cores)",
         "timed: the public functions as users call them (defaults, check_finite=True: "
         "validation and allocation included); warm-up call first (compile excluded), "
-        f"then the median of {settings['repeat']} samples (~{settings['target_s']:g} s per measurement)",
+        f"then the median of {settings['repeat']} samples (~{settings['target_s']:g} s per measurement); "
+        f"the loop form is timed after {BLAS_IDLE_SECONDS:g} s idle, once NumPy's BLAS threads sleep",
         "size = (batch n, n_in, n_out); elementwise kernels run on n x n_out; train_step is "
         f"Network.train_step on n_in-n_out-n_out-{TRAIN_CLASSES} (ReLU, softmax cross-entropy, sgd)",
         "speed-up = matrix time / loops time (above 1: the loops are faster); "
