@@ -1,0 +1,71 @@
+"""Dense kernels alone: the loop form's compiled kernels or NumPy's products, GFLOP/s.
+
+Run from the repository root, one library per process (measured in one process, a
+thread pool still spinning after its call slows the other library's next call)::
+
+    python benchmarks/dense_table.py loops
+    NUMBA_NUM_THREADS=1 python benchmarks/dense_table.py loops
+    env -u OPENBLAS_CORETYPE python benchmarks/dense_table.py numpy
+    OPENBLAS_CORETYPE=Haswell python benchmarks/dense_table.py numpy
+
+Each line: dtype, (n, n_in, n_out), then time and GFLOP/s (2·n·n_in·n_out) of the
+forward product, the input gradient and the weight gradient (with the bias sums),
+medians of repeated samples.  The loop form is timed through its private kernels
+(``fastnn.loops.dense._dense_forward`` ...): no validation, preallocated outputs,
+like ``np.matmul(..., out=)``.
+
+This file is a script, not an asv benchmark: it defines no ``time_`` functions.
+"""
+
+import statistics
+import sys
+import time
+
+import numpy as np
+
+SIZES = [(32, 64, 128), (128, 784, 256), (512, 1024, 1024), (1024, 2048, 2048)]
+
+
+def _median_seconds(fn, repeat, inner):
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - start) / inner)
+    return statistics.median(samples)
+
+
+def _kernels(which, x, w, b, y, dy, dx, dw, db):
+    if which == "loops":
+        from fastnn.loops.dense import _dense_backward_input, _dense_backward_params, _dense_forward
+
+        return [lambda: _dense_forward(x, w, b, y), lambda: _dense_backward_input(dy, w, dx),
+                lambda: _dense_backward_params(x, dy, dw, db)]
+    return [lambda: np.add(np.matmul(x, w, out=y), b, out=y), lambda: np.matmul(dy, w.T, out=dx),
+            lambda: (np.matmul(x.T, dy, out=dw), np.sum(dy, axis=0, out=db))]
+
+
+def main(which):
+    if which not in ("loops", "numpy"):
+        raise SystemExit("usage: python benchmarks/dense_table.py loops|numpy")
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for n, n_in, n_out in SIZES:
+            x = rng.standard_normal((n, n_in)).astype(dtype)
+            w = rng.standard_normal((n_in, n_out)).astype(dtype)
+            dy = rng.standard_normal((n, n_out)).astype(dtype)
+            b, y, dx = np.zeros(n_out, dtype), np.empty((n, n_out), dtype), np.empty_like(x)
+            dw, db = np.empty_like(w), np.empty(n_out, dtype)
+            repeat = 21 if n < 1024 else 7
+            inner = 200 if n <= 32 else (20 if n <= 128 else 1)
+            cells = []
+            for kernel in _kernels(which, x, w, b, y, dy, dx, dw, db):
+                seconds = _median_seconds(kernel, repeat, inner)
+                cells.append(f"{seconds * 1e6:10.1f} us {2 * n * n_in * n_out / seconds / 1e9:6.1f} GF/s")
+            print(f"{np.dtype(dtype).name:8s} {str((n, n_in, n_out)):18s} " + " ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "loops")
