@@ -93,14 +93,31 @@ def _drop_caches(root):
             pass
 
 
-def _fastnn_loaded_from_cache():
-    """Whether any of fastnn's jitted functions was loaded from the disk cache here."""
+def _fastnn_dispatchers():
+    """fastnn's jitted functions, in the modules imported so far."""
     for name, module in list(sys.modules.items()):
         if name == "fastnn" or name.startswith("fastnn."):
-            for value in vars(module).values():
-                if isinstance(value, Dispatcher) and any(value.stats.cache_hits.values()):
-                    return True
-    return False
+            for value in list(vars(module).values()):
+                if isinstance(value, Dispatcher):
+                    yield value
+
+
+def _fastnn_loaded_from_cache():
+    """Whether any of fastnn's jitted functions was loaded from the disk cache here."""
+    return any(any(d.stats.cache_hits.values()) for d in _fastnn_dispatchers())
+
+
+def _drop_all_caches():
+    """Delete fastnn's cache files: in the package, and wherever Numba keeps them for
+    these functions instead (``NUMBA_CACHE_DIR``, or the per-user folder that a
+    read-only install uses)."""
+    _drop_caches(_ROOT)
+    for folder in {getattr(d._cache, "cache_path", None) for d in _fastnn_dispatchers()} - {None}:
+        for cached in glob.glob(os.path.join(folder, "*.nb[ic]")):
+            try:
+                os.remove(cached)
+            except OSError:
+                pass
 
 
 class _CompileGuard(event.Listener):
@@ -131,7 +148,7 @@ class _CompileGuard(event.Listener):
             return
         if _fastnn_loaded_from_cache():
             dispatcher._cache = NullCache()
-            _drop_caches(_ROOT)
+            _drop_all_caches()
 
 
 event.register("numba:compile", _CompileGuard())
