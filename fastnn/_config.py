@@ -84,13 +84,17 @@ def _drop_stale_caches(root):
         pass
 
 
-def _drop_caches(root):
-    """Delete the Numba cache files (index and data) under ``root``."""
-    for cached in glob.glob(os.path.join(root, "**", "__pycache__", "*.nb[ic]"), recursive=True):
+def _remove(paths):
+    for path in paths:
         try:
-            os.remove(cached)
+            os.remove(path)
         except OSError:  # read-only, or another process removed it first
             pass
+
+
+def _drop_caches(root):
+    """Delete the Numba cache files (index and data) under ``root``."""
+    _remove(glob.glob(os.path.join(root, "**", "__pycache__", "*.nb[ic]"), recursive=True))
 
 
 def _fastnn_dispatchers():
@@ -113,11 +117,7 @@ def _drop_all_caches():
     read-only install uses)."""
     _drop_caches(_ROOT)
     for folder in {getattr(d._cache, "cache_path", None) for d in _fastnn_dispatchers()} - {None}:
-        for cached in glob.glob(os.path.join(folder, "*.nb[ic]")):
-            try:
-                os.remove(cached)
-            except OSError:
-                pass
+        _remove(glob.glob(os.path.join(folder, "*.nb[ic]")))
 
 
 class _CompileGuard(event.Listener):
