@@ -99,8 +99,11 @@ def _backward(spec, params, grads, work, layout, n, weight_decay):
             _dense_backward_params(_rows(work, layout[l], n, n_in), dy, dw, grads[b_off:b_off + n_out])
             if weight_decay != 0:
                 decay = grads.dtype.type(weight_decay)
-                for k in range(w_off, w_off + n_in * n_out):
-                    grads[k] += decay * params[k]
+                # views, not grads[k] for k from w_off: see _update_block in .optim
+                dw_flat = grads[w_off:w_off + n_in * n_out]
+                w_flat = params[w_off:w_off + n_in * n_out]
+                for k in range(dw_flat.size):
+                    dw_flat[k] += decay * w_flat[k]
             if l > first_dense:
                 _dense_backward_input(dy, w, _rows(work, other, n, n_in))
         else:

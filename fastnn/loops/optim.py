@@ -38,16 +38,20 @@ def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
     writes anything (see :func:`fastnn._checks._is_finite` for why not ``np.isfinite``).
     """
     lr = p.dtype.type(hyper[LR])
+    # views that start at k0: with `p[k]` for k in range(k0, k1) Numba's
+    # negative-index wraparound keeps the loops scalar (measured 12x slower)
+    # (m and s are empty where the optimizer has no such state: so are their views)
+    p, g, m, s = p[k0:k1], g[k0:k1], m[k0:k1], s[k0:k1]
     bad = 0
     if code == SGD:
-        for k in range(k0, k1):
+        for k in range(p.size):
             new = p[k] - lr * g[k]
             bad += not _is_finite(new)
             if commit:
                 p[k] = new
     elif code == MOMENTUM or code == NESTEROV:
         mu = p.dtype.type(hyper[MU])
-        for k in range(k0, k1):
+        for k in range(p.size):
             v = mu * m[k] - lr * g[k]
             new = p[k] + (mu * v - lr * g[k] if code == NESTEROV else v)
             bad += not _is_finite(new)
@@ -63,7 +67,7 @@ def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
         # exactly as they will be stored
         beta1, beta2 = p.dtype.type(b1), p.dtype.type(b2)
         keep1, keep2 = p.dtype.type(1 - b1), p.dtype.type(1 - b2)
-        for k in range(k0, k1):
+        for k in range(p.size):
             mk = beta1 * m[k] + keep1 * g[k]
             sk = beta2 * s[k] + keep2 * g[k] * g[k]
             new = p[k] - lr_t * mk / (np.sqrt(sk) + eps)
