@@ -39,13 +39,20 @@ def reduction(request):
 
 # --- shapes ---------------------------------------------------------------------------
 
-# (n, n_in, n_out): ones, primes, and two shapes whose n * n_in * n_out multiply-adds
-# reach PARALLEL_MIN_FLOPS = 2**20, so the loop form takes its parallel path (the last
-# one with partial row blocks of ROW_BLOCK = 8 everywhere).  test_dense checks that
-# the last two really cross and the others really do not.
+# (n, n_in, n_out): ones, primes, and shapes whose n * n_in * n_out multiply-adds reach
+# PARALLEL_MIN_FLOPS = 2**20, so the loop form takes its parallel path.  Besides the
+# plain ones, they reach every branch of fastnn.loops.dense._gemm:
+#   (100, 130, 10)   a narrow layer computed as its transpose, serially
+#   (1100, 200, 10)  the same in parallel, split by columns of the transpose
+#   (64, 300, 128)   dx = dy.wᵀ split by columns (wᵀ costs more to pack than dy)
+#   (40, 800, 70)    forward over 2 (float32) or 3 (float64) k blocks of K = 800
+#   (800, 40, 70)    dw, and the fused update's partial sums, over 2 or 3 k blocks
+#   (67, 127, 131)   partial tiles and row blocks everywhere
+# test_dense checks that exactly the parallel ones cross.
 DENSE_SHAPES = [(1, 1, 1), (1, 7, 3), (13, 1, 5), (5, 3, 1), (9, 2, 3), (17, 31, 13),
-                (64, 128, 129), (67, 127, 131)]
-DENSE_PARALLEL_SHAPES = DENSE_SHAPES[-2:]
+                (100, 130, 10), (64, 128, 129), (1100, 200, 10), (64, 300, 128),
+                (40, 800, 70), (800, 40, 70), (67, 127, 131)]
+DENSE_PARALLEL_SHAPES = DENSE_SHAPES[7:]
 
 # (n, k) for elementwise and row-wise kernels: (257, 131) has 33667 elements, above
 # PARALLEL_MIN_ELEMENTS = 2**15 = 32768 (and more than ROW_BLOCK rows).

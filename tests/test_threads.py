@@ -9,19 +9,19 @@ import numpy as np
 import pytest
 
 from conftest import (ACTIVATIONS, DENSE_PARALLEL_SHAPES, ROW_PARALLEL_SHAPES, assert_bitwise_equal,
-                      data, labels, one_hot)
+                      data, labels, one_hot, shape_id)
 from fastnn import loops
 
 pytestmark = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
                                 reason="needs at least 2 Numba threads (NUMBA_NUM_THREADS)")
 
-N, N_IN, N_OUT = DENSE_PARALLEL_SHAPES[-1]
 ROWS, K = ROW_PARALLEL_SHAPES[0]
 
 
-def _dense_calls(dtype):
-    x, w = data((N, N_IN), dtype, 1), data((N_IN, N_OUT), dtype, 2)
-    b, dy = data((N_OUT,), dtype, 3), data((N, N_OUT), dtype, 4)
+def _dense_calls(dtype, shape=DENSE_PARALLEL_SHAPES[-1]):
+    n, n_in, n_out = shape
+    x, w = data((n, n_in), dtype, 1), data((n_in, n_out), dtype, 2)
+    b, dy = data((n_out,), dtype, 3), data((n, n_out), dtype, 4)
 
     def sgd_update():
         w1, b1 = w.copy(), b.copy()

@@ -31,17 +31,22 @@ ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
   padded, so the micro-kernel reads unit-stride, full tiles whatever the operand's
   layout.  This is how the transposed operands of the backward pass run as fast as
   the forward product.
-- **Cache blocking.** k in blocks of KC (an A micro-panel, MR x KC, stays in L1),
-  columns in blocks of NC (a packed B block, KC x NC, about 384 KiB, stays in L2).
-  Partial sums of successive k blocks are added into C in increasing k.
-- **Parallel split, race-free by ownership.** Above :data:`PARALLEL_MIN_FLOPS`, C's
-  rows are split into 2 to 16 blocks; a prange iteration packs its own A
-  rows and B copy and writes only its rows of C: samples n for y and dx, input rows
-  i for dw and w.  No shared ``+=``, no prange reduction; the bias sums run serially.
-- **Deterministic.** An element's summation order depends only on (K, KC): not on
-  the block that holds its row, nor on the thread count, nor on serial vs parallel
-  (both call ``_gemm_rows``).  Results are bitwise identical for any thread count;
-  which path runs (direct, serial GEMM, parallel GEMM) depends on the size only.
+- **Cache blocking.** k in blocks of about KC (an A micro-panel, MR x KC, stays in
+  L1; K is cut into equal blocks, so there is no short last one), columns in blocks
+  of NC (a packed B block, KC x NC, about 384 KiB, stays in L2).  Partial sums of
+  successive k blocks are added into C in increasing k.
+- **Narrow C.** When C has fewer columns than a tile (n_out = 10), Cᵀ = op(B)ᵀ op(A)ᵀ
+  is computed instead, written through ``c.T`` (see ``_gemm``).
+- **Parallel split, race-free by ownership.** Above :data:`PARALLEL_MIN_FLOPS`, C is
+  split into one block per thread (``_split``): by rows when it has enough of them,
+  else by columns.  A prange iteration packs its own A rows and B copy and writes
+  only its block of C: samples n for y and dx, input rows i for dw and w.  No shared
+  ``+=``, no prange reduction; the bias sums run serially.
+- **Deterministic.** An element's summation order depends only on K (and the dtype's
+  KC): not on the block that holds it, nor on the thread count, nor on serial vs
+  parallel (both call ``_gemm_block``).  Results are bitwise identical for any
+  thread count; which path runs (direct, GEMM, orientation) depends on the size
+  only, and the number of blocks on the size and the thread count.
 - **The fused update** completes Σ_n before scaling: with several k blocks the
   partial sums go to a private buffer and the last block subtracts lr · (sum).
 
@@ -57,6 +62,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .. import _checks
@@ -64,8 +70,8 @@ from .._config import PARALLEL, PARALLEL_MIN_FLOPS, SERIAL
 
 __all__ = ["dense_forward", "dense_backward_input", "dense_backward_params", "dense_sgd_update"]
 
-ROWS_PER_BLOCK = 256
-"""Rows of C a parallel block should have at least (see ``_n_row_blocks``)."""
+ROWS_PER_BLOCK = 32
+"""Rows of C a parallel block should have at least (see ``_split``)."""
 
 DIRECT_MAX_FLOPS = 1 << 14
 """Below this many multiply-adds a dense kernel runs the plain loops: packing and
@@ -126,6 +132,24 @@ def _stack_tile(typingctx, like):
     promoted (LLVM can't prove it doesn't alias the operands)."""
     n = MR32 * NR32 if like.dtype == types.float32 else MR64 * NR64
     return types.CPointer(like.dtype)(like), _alloca_codegen(like.dtype, n)
+
+
+@intrinsic
+def _num_threads(typingctx):
+    """numba.get_num_threads() for jitted code that is cached: Numba's own version
+    calls through a ctypes pointer, which it refuses to cache, so call the threading
+    layer's ``get_num_threads`` by its symbol name instead (it is defined once the
+    layer has started, which fastnn's compile listener makes sure of before any of
+    its functions is compiled or loaded from the cache)."""
+    from numba.np.ufunc.parallel import _launch_threads
+
+    _launch_threads()
+
+    def codegen(context, builder, sig, args):
+        fnty = ir.FunctionType(ir.IntType(64), [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "get_num_threads")
+        return builder.call(fn, [])
+    return types.int64(), codegen
 
 
 @njit(**SERIAL)
@@ -215,18 +239,51 @@ def _pack_copy(src, r0, nrows, k0, kc, W, buf):
         buf[p*W*kc + k*W + i] = src[k0 + k, r0 + p*W + i]   (0 beyond nrows)
     (B = w in forward, B = dy and A = x^T in the TN products): a plain copy of
     W contiguous elements per k.  Zero padding -> every micro call is a full tile."""
+    MR, _, _, _ = _tiles(src)
+    if W == MR:
+        _pack_copy_narrow(src, r0, nrows, k0, kc, buf)
+        return
+    # B panels (W = NR): both sides of the copy are 1-D contiguous views with a
+    # run-time length.  A 2-D source block made LLVM use vgather, and a constant
+    # length (NR) made it unroll the loop into scalar moves: both 2.4x slower.
     npan = (nrows + W - 1) // W
     for p in range(npan):
         dst = buf[p * W * kc:(p + 1) * W * kc]
         rows = min(W, nrows - p * W)
         rp = r0 + p * W
-        blk = src[k0:k0 + kc, rp:rp + rows]
         for k in range(kc):
             d = dst[k * W:(k + 1) * W]
-            for i in range(rows):
-                d[i] = blk[k, i]
-            for i in range(rows, W):
-                d[i] = 0
+            s = src[k0 + k, rp:rp + rows]
+            for i in range(s.size):
+                d[i] = s[i]
+            pad = d[rows:]
+            for i in range(pad.size):
+                pad[i] = 0
+
+
+@njit(**SERIAL)
+def _pack_copy_narrow(src, r0, nrows, k0, kc, buf):
+    """_pack_copy for A panels (W = MR): MR elements per k, a copy LLVM unrolls into
+    a few moves when MR is a constant (with a run-time W, the loop set-up cost more
+    than the copy: 3-5x slower)."""
+    MR, _, _, _ = _tiles(src)
+    npan = (nrows + MR - 1) // MR
+    for p in range(npan):
+        dst = buf[p * MR * kc:(p + 1) * MR * kc]
+        rows = min(MR, nrows - p * MR)
+        rp = r0 + p * MR
+        if rows == MR:
+            blk = src[k0:k0 + kc, rp:rp + MR]
+            for k in range(kc):
+                d = dst[k * MR:(k + 1) * MR]
+                for i in range(MR):
+                    d[i] = blk[k, i]
+        else:
+            for k in range(kc):
+                d = dst[k * MR:(k + 1) * MR]
+                s = src[k0 + k, rp:rp + rows]
+                for i in range(MR):
+                    d[i] = s[i] if i < rows else 0
 
 
 @njit(**SERIAL)
@@ -235,18 +292,23 @@ def _pack_transpose(src, r0, nrows, k0, kc, W, buf):
         buf[p*W*kc + k*W + i] = src[r0 + p*W + i, k0 + k]   (0 beyond nrows)
     (A = x in forward, A = dy and B = w^T in backward_input): a transposing copy.
     Each source row is read contiguously and scattered with stride W into the
-    panel (which sits in L1/L2).  Measured faster than 16x16 blocking through a
+    panel, 64 values of k at a time so that the part of the panel being written
+    (64 x W) stays in L1: a whole B panel (kc x 64) does not, and writing it column
+    by column was 1.8x slower.  Measured faster than 16x16 blocking through a
     buffer (LLVM turned that into vscatter) or k-outer loops (vgather, 2.8 ns/el
-    for W=64); 0.33-0.6 ns/element."""
+    for W=64); 0.3-0.4 ns/element."""
     npan = (nrows + W - 1) // W
     for p in range(npan):
         dst = buf[p * W * kc:(p + 1) * W * kc].reshape((kc, W))
         rows = min(W, nrows - p * W)
         rp = r0 + p * W
-        for i in range(rows):
-            s = src[rp + i, k0:k0 + kc]
-            for k in range(kc):
-                dst[k, i] = s[k]
+        for kk in range(0, kc, 64):
+            kn = min(64, kc - kk)
+            chunk = dst[kk:kk + kn]
+            for i in range(rows):
+                s = src[rp + i, k0 + kk:k0 + kk + kn]
+                for k in range(kn):
+                    chunk[k, i] = s[k]
         for i in range(rows, W):
             for k in range(kc):
                 dst[k, i] = 0
@@ -261,23 +323,28 @@ def _pack(src, src_is_kmajor, r0, nrows, k0, kc, W, buf):
 
 
 @njit(**SERIAL)
-def _gemm_rows(a, a_kmajor, b, b_kmajor, m0, m1, N, K, mode, c, bias, lr, KC, NC):
-    """Rows [m0, m1) of C (all N columns), C = op(A) . op(B) (see _pack).
+def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, bias, lr, KC, NC):
+    """Block [m0, m1) x [n0, n1) of C, C = op(A) . op(B) (see _pack).
     This is the unit of work owned by one prange iteration; the serial path calls
-    it too, so every element is summed in the same order either way.
+    it too (with the whole of C), so every element is summed in the same order
+    either way.
 
     Loop nest: pack all of A[m0:m1, :] once (k-block kb, MR-row panel ip), then
-      j0 (NC columns) -> k0 (KC) -> pack B block -> ip (A micro-panel in L1)
+      j0 (NC columns from n0) -> k0 (KC) -> pack B block -> ip (A micro-panel in L1)
         -> jp (B micro-panels streamed from the L2-resident B block) -> micro."""
     MR, NR, _, _ = _tiles(a)
     mrows = m1 - m0
-    if mrows <= 0:
+    if mrows <= 0 or n1 <= n0:
         return
     npan_a = (mrows + MR - 1) // MR
-    kc_max = min(KC, K)
-    nc_max = min(NC, N)
-    nc_pad = (nc_max + NR - 1) // NR * NR
+    # k blocks of equal length near KC (784 = 2 x 392, not 384 + 384 + 16): a short
+    # last block costs a whole write-out pass over C for little arithmetic
+    nkb = max(1, (K + KC // 2) // KC)
+    KC = (K + nkb - 1) // nkb
     nkb = (K + KC - 1) // KC
+    kc_max = KC
+    nc_max = min(NC, n1 - n0)
+    nc_pad = (nc_max + NR - 1) // NR * NR
     a_blk = npan_a * MR * kc_max                       # stride of a k block in ap
     ap = _aligned_empty(nkb * a_blk, a)
     bp = _aligned_empty(kc_max * nc_pad, a)
@@ -291,8 +358,8 @@ def _gemm_rows(a, a_kmajor, b, b_kmajor, m0, m1, N, K, mode, c, bias, lr, KC, NC
         kc = min(KC, K - k0)
         _pack(a, a_kmajor, m0, mrows, k0, kc, MR, ap[kb * a_blk:(kb + 1) * a_blk])
 
-    for j0 in range(0, N, NC):
-        nc = min(NC, N - j0)
+    for j0 in range(n0, n1, NC):
+        nc = min(NC, n1 - j0)
         npan_b = (nc + NR - 1) // NR
         for kb in range(nkb):
             k0 = kb * KC
@@ -312,51 +379,101 @@ def _gemm_rows(a, a_kmajor, b, b_kmajor, m0, m1, N, K, mode, c, bias, lr, KC, NC
 
 
 @njit(**SERIAL)
-def _n_row_blocks(M, N, K, like):
-    """Row blocks to split C into, from the problem size only: 1 (the serial path)
-    below :data:`PARALLEL_MIN_FLOPS`, else a power of two from 2 to 16 with about
-    :data:`ROWS_PER_BLOCK` rows or more each.
+def _split(M, N, K, b_transposed, like):
+    """How to share C among threads: (number of blocks, split by rows?).
 
-    Every block packs its own copy of B, which costs about as much as ROWS_PER_BLOCK
-    / 100 rows of arithmetic, so blocks stay large; powers of two share evenly among
-    2, 4, 8 or 16 threads.  (No element's summation order depends on the split.)"""
-    MR, _, _, _ = _tiles(like)
-    if M * N * K < PARALLEL_MIN_FLOPS or M < 2 * MR:
-        return 1
-    nblk = 2
-    while nblk < 16 and M >= 2 * nblk * ROWS_PER_BLOCK:
-        nblk *= 2
-    return nblk
+    From the size and the number of threads only: 1 block (the serial path) below
+    :data:`PARALLEL_MIN_FLOPS` or with one thread; else one block per thread, each
+    with at least :data:`ROWS_PER_BLOCK` rows of C, or, when C has too few rows for
+    that (a narrow layer computed as Cᵀ, see ``_gemm``), at least NR columns.
+    Every block packs its own copy of the operand it shares with the others (B for
+    a row split), about as much work as 5 rows of arithmetic per column, so blocks
+    are not made smaller than that and there are no more of them than threads.
+    (No element's summation order depends on the split: results are the same
+    whatever the number of threads.)"""
+    MR, NR, _, _ = _tiles(like)
+    threads = _num_threads()
+    if M * N * K < PARALLEL_MIN_FLOPS or threads == 1:
+        return 1, True
+    rows_ok = M >= 2 * ROWS_PER_BLOCK
+    cols_ok = N >= 2 * NR
+    if rows_ok and cols_ok:
+        # each block packs all of the shared operand: by rows, B (K x N) is copied
+        # once per thread, by columns A (M x K).  Per element, packing A costs about
+        # twice a B copy, and a transposing B pack (wᵀ in the input gradient) three
+        # times: split the way that copies less.
+        b_cost = 3 if b_transposed else 1
+        rows_ok = b_cost * N <= 2 * M
+        cols_ok = not rows_ok
+    if rows_ok:
+        return min(threads, M // ROWS_PER_BLOCK), True
+    if cols_ok:
+        return min(threads, N // NR), False
+    return 1, True
 
 
 @njit(**SERIAL)
-def _block_bounds(M, nblk, p, like):
-    """Rows [m0, m1) of block p: equal shares rounded to multiples of MR."""
-    MR, _, _, _ = _tiles(like)
-    npan = (M + MR - 1) // MR
+def _block_bounds(size, nblk, p, unit):
+    """Range [lo, hi) of block p of nblk: equal shares rounded to multiples of unit."""
+    npan = (size + unit - 1) // unit
     per = (npan + nblk - 1) // nblk
-    m0 = min(p * per * MR, M)
-    m1 = min((p + 1) * per * MR, M)
-    return m0, m1
+    return min(p * per * unit, size), min((p + 1) * per * unit, size)
 
 
 @njit(**PARALLEL)
-def _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr, nblk, KC, NC):
-    # Iteration p owns rows [m0, m1) of c -> disjoint writes, no reductions.
+def _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr, nblk, by_rows, KC, NC):
+    # Iteration p owns a block of rows (or of columns) of c -> disjoint writes, no
+    # reductions; for MODE_SGD, the rows or columns of w it owns.
+    MR, NR, _, _ = _tiles(a)
     for p in prange(nblk):
-        m0, m1 = _block_bounds(M, nblk, p, a)
-        _gemm_rows(a, a_kmajor, b, b_kmajor, m0, m1, N, K, mode, c, bias, lr, KC, NC)
+        if by_rows:
+            m0, m1 = _block_bounds(M, nblk, p, MR)
+            n0, n1 = 0, N
+        else:
+            m0, m1 = 0, M
+            n0, n1 = _block_bounds(N, nblk, p, NR)
+        _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, bias, lr, KC, NC)
+
+
+@njit(**SERIAL)
+def _padded_work(M, N, MR, NR):
+    return (M + MR - 1) // MR * MR * ((N + NR - 1) // NR * NR)
 
 
 @njit(**SERIAL)
 def _gemm(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
-    """C = op(A) . op(B) written out by ``mode``: serially, or split by rows of C."""
-    _, _, KC, NC = _tiles(a)
-    nblk = _n_row_blocks(M, N, K, a)
-    if nblk == 1:
-        _gemm_rows(a, a_kmajor, b, b_kmajor, 0, M, N, K, mode, c, bias, lr, KC, NC)
+    """C = op(A) . op(B) written out by ``mode``: serially, or split by rows of C.
+
+    A narrow C (fewer columns than NR, e.g. a 10-class output layer) would fill only
+    N of the NR columns of each tile; when the other orientation saves at least a
+    quarter of the padded work, compute Cᵀ = op(B)ᵀ . op(A)ᵀ instead: the packing
+    routines already read either operand in either layout, so this swaps the
+    operands and writes through ``c.T``.  (For y = x.w with n_out = 10: 84% of the
+    work is padding one way, 17% the other.)  Writing through ``c.T`` is strided,
+    so a small saving is not worth it: for dx = dy.wᵀ at (512, 1024, 10) the two
+    orientations differ by 0.6% and the transposed one was 7x slower."""
+    MR, NR, _, _ = _tiles(a)
+    if 4 * _padded_work(N, M, MR, NR) <= 3 * _padded_work(M, N, MR, NR):
+        if mode == MODE_BIAS:
+            _gemm_oriented(b, b_kmajor, a, a_kmajor, N, M, K, MODE_STORE, c.T, bias, lr)
+            for m in range(M):
+                crow = c[m]
+                for j in range(N):
+                    crow[j] += bias[j]
+        else:
+            _gemm_oriented(b, b_kmajor, a, a_kmajor, N, M, K, mode, c.T, bias, lr)
     else:
-        _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr, nblk, KC, NC)
+        _gemm_oriented(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr)
+
+
+@njit(**SERIAL)
+def _gemm_oriented(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
+    _, _, KC, NC = _tiles(a)
+    nblk, by_rows = _split(M, N, K, not b_kmajor, a)
+    if nblk == 1:
+        _gemm_block(a, a_kmajor, b, b_kmajor, 0, M, 0, N, K, mode, c, bias, lr, KC, NC)
+    else:
+        _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr, nblk, by_rows, KC, NC)
 
 
 @njit(**SERIAL)
