@@ -38,15 +38,15 @@ ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
 - **Narrow C.** When C has fewer columns than a tile (n_out = 10), Cᵀ = op(B)ᵀ op(A)ᵀ
   is computed instead, written through ``c.T`` (see ``_gemm``).
 - **Parallel split, race-free by ownership.** Above :data:`PARALLEL_MIN_FLOPS`, C is
-  split into one block per thread (``_split``): by rows when it has enough of them,
-  else by columns.  A prange iteration packs its own A rows and B copy and writes
+  split into 2 to 16 blocks of about 256 rows (``_split``), or of columns when that
+  packs less or C has few rows.  A prange iteration packs its own A rows and B copy and writes
   only its block of C: samples n for y and dx, input rows i for dw and w.  No shared
   ``+=``, no prange reduction; the bias sums run serially.
 - **Deterministic.** An element's summation order depends only on K (and the dtype's
   KC): not on the block that holds it, nor on the thread count, nor on serial vs
   parallel (both call ``_gemm_block``).  Results are bitwise identical for any
-  thread count; which path runs (direct, GEMM, orientation) depends on the size
-  only, and the number of blocks on the size and the thread count.
+  thread count; which path runs (direct, GEMM, orientation, split) depends on the
+  size only.
 - **The fused update** completes Σ_n before scaling: with several k blocks the
   partial sums go to a private buffer and the last block subtracts lr · (sum).
 
@@ -62,7 +62,6 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .. import _checks
@@ -70,8 +69,11 @@ from .._config import PARALLEL, PARALLEL_MIN_FLOPS, SERIAL
 
 __all__ = ["dense_forward", "dense_backward_input", "dense_backward_params", "dense_sgd_update"]
 
-ROWS_PER_BLOCK = 32
-"""Rows of C a parallel block should have at least (see ``_split``)."""
+ROWS_PER_BLOCK = 256
+"""Rows (or columns) of C per parallel block, when C has enough (see ``_split``)."""
+
+ROWS_MIN = 32
+"""C is split by rows only if each of two blocks gets at least this many."""
 
 DIRECT_MAX_FLOPS = 1 << 14
 """Below this many multiply-adds a dense kernel runs the plain loops: packing and
@@ -132,24 +134,6 @@ def _stack_tile(typingctx, like):
     promoted (LLVM can't prove it doesn't alias the operands)."""
     n = MR32 * NR32 if like.dtype == types.float32 else MR64 * NR64
     return types.CPointer(like.dtype)(like), _alloca_codegen(like.dtype, n)
-
-
-@intrinsic
-def _num_threads(typingctx):
-    """numba.get_num_threads() for jitted code that is cached: Numba's own version
-    calls through a ctypes pointer, which it refuses to cache, so call the threading
-    layer's ``get_num_threads`` by its symbol name instead (it is defined once the
-    layer has started, which fastnn's compile listener makes sure of before any of
-    its functions is compiled or loaded from the cache)."""
-    from numba.np.ufunc.parallel import _launch_threads
-
-    _launch_threads()
-
-    def codegen(context, builder, sig, args):
-        fnty = ir.FunctionType(ir.IntType(64), [])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "get_num_threads")
-        return builder.call(fn, [])
-    return types.int64(), codegen
 
 
 @njit(**SERIAL)
@@ -382,34 +366,44 @@ def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, bias, lr, 
 def _split(M, N, K, b_transposed, like):
     """How to share C among threads: (number of blocks, split by rows?).
 
-    From the size and the number of threads only: 1 block (the serial path) below
-    :data:`PARALLEL_MIN_FLOPS` or with one thread; else one block per thread, each
-    with at least :data:`ROWS_PER_BLOCK` rows of C, or, when C has too few rows for
-    that (a narrow layer computed as Cᵀ, see ``_gemm``), at least NR columns.
+    From the size only: 1 block (the serial path) below :data:`PARALLEL_MIN_FLOPS`;
+    else 2, 4, 8 or 16 blocks of at least :data:`ROWS_PER_BLOCK` rows (2 blocks
+    for fewer rows), or, when C has too few rows for two blocks of ``ROWS_MIN`` (a narrow layer
+    computed as Cᵀ, see ``_gemm``), of about ROWS_PER_BLOCK columns.
     Every block packs its own copy of the operand it shares with the others (B for
-    a row split), about as much work as 5 rows of arithmetic per column, so blocks
-    are not made smaller than that and there are no more of them than threads.
-    (No element's summation order depends on the split: results are the same
+    a row split): about 7/rows of the block's arithmetic, 3% for 256 rows.  So
+    blocks stay large, and 2 blocks serve a problem that is parallel only because
+    it is wide.  (The number of blocks does not depend on the number of threads,
+    and no element's summation order depends on the split: results are the same
     whatever the number of threads.)"""
     MR, NR, _, _ = _tiles(like)
-    threads = _num_threads()
-    if M * N * K < PARALLEL_MIN_FLOPS or threads == 1:
+    if M * N * K < PARALLEL_MIN_FLOPS:
         return 1, True
-    rows_ok = M >= 2 * ROWS_PER_BLOCK
+    rows_ok = M >= 2 * ROWS_MIN
     cols_ok = N >= 2 * NR
     if rows_ok and cols_ok:
-        # each block packs all of the shared operand: by rows, B (K x N) is copied
-        # once per thread, by columns A (M x K).  Per element, packing A costs about
-        # twice a B copy, and a transposing B pack (wᵀ in the input gradient) three
-        # times: split the way that copies less.
+        # by rows, each block copies all of B (K x N), by columns all of A (M x K).
+        # Per element, packing A costs about twice a B copy, and a transposing B
+        # pack (wᵀ in the input gradient) three times: split the way that copies less.
         b_cost = 3 if b_transposed else 1
         rows_ok = b_cost * N <= 2 * M
         cols_ok = not rows_ok
     if rows_ok:
-        return min(threads, M // ROWS_PER_BLOCK), True
+        return _power_of_two_blocks(M), True
     if cols_ok:
-        return min(threads, N // NR), False
+        return _power_of_two_blocks(N), False
     return 1, True
+
+
+@njit(**SERIAL)
+def _power_of_two_blocks(size):
+    """2, 4, 8 or 16 blocks of at least ROWS_PER_BLOCK (but 2 for any smaller size):
+    a power of two shares evenly among 2, 4, 8 or 16 threads (3 blocks on 2 threads
+    leave one thread idle a third of the time)."""
+    nblk = 2
+    while nblk < 16 and size >= 2 * nblk * ROWS_PER_BLOCK:
+        nblk *= 2
+    return nblk
 
 
 @njit(**SERIAL)
