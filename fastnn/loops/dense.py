@@ -69,7 +69,7 @@ from .._config import PARALLEL, PARALLEL_MIN_FLOPS, SERIAL
 
 __all__ = ["dense_forward", "dense_backward_input", "dense_backward_params", "dense_sgd_update"]
 
-ROWS_PER_BLOCK = 256
+ROWS_PER_BLOCK = 512
 """Rows (or columns) of C per parallel block, when C has enough (see ``_split``)."""
 
 ROWS_MIN = 32
@@ -371,7 +371,7 @@ def _split(M, N, K, b_transposed, like):
     for fewer rows), or, when C has too few rows for two blocks of ``ROWS_MIN`` (a narrow layer
     computed as Cᵀ, see ``_gemm``), of about ROWS_PER_BLOCK columns.
     Every block packs its own copy of the operand it shares with the others (B for
-    a row split): about 7/rows of the block's arithmetic, 3% for 256 rows.  So
+    a row split): about 7/rows of the block's arithmetic, 1.5% for 512 rows.  So
     blocks stay large, and 2 blocks serve a problem that is parallel only because
     it is wide.  (The number of blocks does not depend on the number of threads,
     and no element's summation order depends on the split: results are the same
