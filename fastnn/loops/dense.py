@@ -368,8 +368,8 @@ def _split(M, N, K, b_transposed, like):
 
     From the size only: 1 block (the serial path) below :data:`PARALLEL_MIN_FLOPS`;
     else 2, 4, 8 or 16 blocks of at least :data:`ROWS_PER_BLOCK` rows (2 blocks
-    for fewer rows), or, when C has too few rows for two blocks of ``ROWS_MIN`` (a narrow layer
-    computed as Cᵀ, see ``_gemm``), of about ROWS_PER_BLOCK columns.
+    for fewer rows); or of columns, when that packs less (below) or C has too few
+    rows for two blocks of :data:`ROWS_MIN` (a narrow layer computed as Cᵀ).
     Every block packs its own copy of the operand it shares with the others (B for
     a row split): about 7/rows of the block's arithmetic, 1.5% for 512 rows.  So
     blocks stay large, and 2 blocks serve a problem that is parallel only because
