@@ -36,7 +36,7 @@ ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
   of NC (a packed B block, KC x NC, about 384 KiB, stays in L2).  Partial sums of
   successive k blocks are added into C in increasing k.
 - **Narrow C.** When C has fewer columns than a tile (n_out = 10), Cᵀ = op(B)ᵀ op(A)ᵀ
-  is computed instead, written through ``c.T`` (see ``_gemm``).
+  is computed instead, written into c transposed (see ``_gemm``).
 - **Parallel split, race-free by ownership.** Above :data:`PARALLEL_MIN_FLOPS`, C is
   split into 2 to 16 blocks of about 256 rows (``_split``), or of columns when that
   packs less or C has few rows.  A prange iteration packs its own A rows and B copy and writes
@@ -154,7 +154,7 @@ MODE_SGD = 2        # C -= lr * (A.B)   (C is the weight matrix; sum over k firs
 
 
 @njit(**SERIAL)
-def _micro_kernel(ap, bp, kc, c, r, cc, mr, nr, mode, first, last, bias, part, pc, lr):
+def _micro_kernel(ap, bp, kc, c, trans, r, cc, mr, nr, mode, first, last, bias, part, pc, lr):
     """One MR x NR register block of C = A.B over one k block, then write-out.
 
     ap[k*MR + i] = A[r+i, k0+k]   (A micro-panel, k-major: MR scalars per k)
@@ -187,34 +187,43 @@ def _micro_kernel(ap, bp, kc, c, r, cc, mr, nr, mode, first, last, bias, part, p
                 acc[i, j] += a_ik * bp[k * NR + j]
 
     for i in range(mr):
-        t = acc[i]
-        crow = c[r + i, cc:cc + nr]
-        if mode == MODE_SGD:
-            if first and last:
-                for j in range(nr):
-                    crow[j] -= lr * t[j]
-            else:
-                prow = part[i, pc:pc + nr]
-                if first:
-                    for j in range(nr):
-                        prow[j] = t[j]
-                elif not last:
-                    for j in range(nr):
-                        prow[j] += t[j]
-                else:
-                    for j in range(nr):
-                        crow[j] -= lr * (prow[j] + t[j])
-        elif first:
-            if mode == MODE_BIAS:
-                bseg = bias[cc:cc + nr]
-                for j in range(nr):
-                    crow[j] = bseg[j] + t[j]
-            else:
-                for j in range(nr):
-                    crow[j] = t[j]
+        # a transposed C (see _gemm) is written through a strided column of c:
+        # a run-time branch here, so the kernels are compiled once, not per layout
+        if trans:
+            _write_out(c[cc:cc + nr, r + i], acc[i], nr, mode, first, last, bias, cc, part, i, pc, lr)
+        else:
+            _write_out(c[r + i, cc:cc + nr], acc[i], nr, mode, first, last, bias, cc, part, i, pc, lr)
+
+
+@njit(**SERIAL)
+def _write_out(crow, t, nr, mode, first, last, bias, cc, part, i, pc, lr):
+    """Write the nr sums t of row i of a tile into crow (see _micro_kernel)."""
+    if mode == MODE_SGD:
+        if first and last:
+            for j in range(nr):
+                crow[j] -= lr * t[j]
+            return
+        prow = part[i, pc:pc + nr]
+        if first:
+            for j in range(nr):
+                prow[j] = t[j]
+        elif not last:
+            for j in range(nr):
+                prow[j] += t[j]
         else:
             for j in range(nr):
-                crow[j] += t[j]
+                crow[j] -= lr * (prow[j] + t[j])
+    elif first:
+        if mode == MODE_BIAS:
+            bseg = bias[cc:cc + nr]
+            for j in range(nr):
+                crow[j] = bseg[j] + t[j]
+        else:
+            for j in range(nr):
+                crow[j] = t[j]
+    else:
+        for j in range(nr):
+            crow[j] += t[j]
 
 
 @njit(**SERIAL)
@@ -307,7 +316,7 @@ def _pack(src, src_is_kmajor, r0, nrows, k0, kc, W, buf):
 
 
 @njit(**SERIAL)
-def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, bias, lr, KC, NC):
+def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC):
     """Block [m0, m1) x [n0, n1) of C, C = op(A) . op(B) (see _pack).
     This is the unit of work owned by one prange iteration; the serial path calls
     it too (with the whole of C), so every element is summed in the same order
@@ -358,7 +367,7 @@ def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, bias, lr, 
                 for jp in range(npan_b):
                     cc = j0 + jp * NR
                     _micro_kernel(ap_i, bp[jp * NR * kc:(jp + 1) * NR * kc], kc,
-                                  c, r, cc, mr, min(NR, j0 + nc - cc), mode,
+                                  c, trans, r, cc, mr, min(NR, j0 + nc - cc), mode,
                                   kb == 0, kb == nkb - 1, bias, part_i, jp * NR, lr)
 
 
@@ -415,7 +424,7 @@ def _block_bounds(size, nblk, p, unit):
 
 
 @njit(**PARALLEL)
-def _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr, nblk, by_rows, KC, NC):
+def _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, trans, bias, lr, nblk, by_rows, KC, NC):
     # Iteration p owns a block of rows (or of columns) of c -> disjoint writes, no
     # reductions; for MODE_SGD, the rows or columns of w it owns.
     MR, NR, _, _ = _tiles(a)
@@ -426,7 +435,7 @@ def _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr, nblk, by_row
         else:
             m0, m1 = 0, M
             n0, n1 = _block_bounds(N, nblk, p, NR)
-        _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, bias, lr, KC, NC)
+        _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC)
 
 
 @njit(**SERIAL)
@@ -442,32 +451,37 @@ def _gemm(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
     N of the NR columns of each tile; when the other orientation saves at least a
     quarter of the padded work, compute Cᵀ = op(B)ᵀ . op(A)ᵀ instead: the packing
     routines already read either operand in either layout, so this swaps the
-    operands and writes through ``c.T``.  (For y = x.w with n_out = 10: 84% of the
-    work is padding one way, 17% the other.)  Writing through ``c.T`` is strided,
-    so a small saving is not worth it: for dx = dy.wᵀ at (512, 1024, 10) the two
+    operands and writes each tile row into a column of c.  (For y = x.w with
+    n_out = 10: 84% of the work is padding one way, 17% the other.)  Those writes
+    are strided, so a small saving is not worth it: for dx = dy.wᵀ at (512, 1024, 10) the two
     orientations differ by 0.6% and the transposed one was 7x slower."""
     MR, NR, _, _ = _tiles(a)
-    if 4 * _padded_work(N, M, MR, NR) <= 3 * _padded_work(M, N, MR, NR):
-        if mode == MODE_BIAS:
-            _gemm_oriented(b, b_kmajor, a, a_kmajor, N, M, K, MODE_STORE, c.T, bias, lr)
-            for m in range(M):
-                crow = c[m]
-                for j in range(N):
-                    crow[j] += bias[j]
-        else:
-            _gemm_oriented(b, b_kmajor, a, a_kmajor, N, M, K, mode, c.T, bias, lr)
+    trans = 4 * _padded_work(N, M, MR, NR) <= 3 * _padded_work(M, N, MR, NR)
+    # one call site: LLVM inlines the whole GEMM into each, and three of them
+    # tripled the compile time
+    if trans:
+        p, p_kmajor, q, q_kmajor, rows, cols = b, b_kmajor, a, a_kmajor, N, M
     else:
-        _gemm_oriented(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr)
+        p, p_kmajor, q, q_kmajor, rows, cols = a, a_kmajor, b, b_kmajor, M, N
+    bias_later = trans and mode == MODE_BIAS
+    _gemm_oriented(p, p_kmajor, q, q_kmajor, rows, cols, K, MODE_STORE if bias_later else mode,
+                   c, trans, bias, lr)
+    if bias_later:
+        for m in range(M):
+            crow = c[m]
+            for j in range(N):
+                crow[j] += bias[j]
 
 
 @njit(**SERIAL)
-def _gemm_oriented(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
+def _gemm_oriented(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, trans, bias, lr):
+    """C = op(A) . op(B) (M x N) into c, or, with trans, into cᵀ (c is then N x M)."""
     _, _, KC, NC = _tiles(a)
     nblk, by_rows = _split(M, N, K, not b_kmajor, a)
     if nblk == 1:
-        _gemm_block(a, a_kmajor, b, b_kmajor, 0, M, 0, N, K, mode, c, bias, lr, KC, NC)
+        _gemm_block(a, a_kmajor, b, b_kmajor, 0, M, 0, N, K, mode, c, trans, bias, lr, KC, NC)
     else:
-        _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr, nblk, by_rows, KC, NC)
+        _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, trans, bias, lr, nblk, by_rows, KC, NC)
 
 
 @njit(**SERIAL)
