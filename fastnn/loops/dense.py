@@ -38,9 +38,10 @@ ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
 - **Narrow C.** When C has fewer columns than a tile (n_out = 10), Cᵀ = op(B)ᵀ op(A)ᵀ
   is computed instead, written into c transposed (see ``_gemm``).
 - **Parallel split, race-free by ownership.** Above :data:`PARALLEL_MIN_FLOPS`, C is
-  split into 2 to 16 blocks of about 256 rows (``_split``), or of columns when that
-  packs less or C has few rows.  A prange iteration packs its own A rows and B copy and writes
-  only its block of C: samples n for y and dx, input rows i for dw and w.  No shared
+  split into 2 to 16 blocks of at least 512 rows (``_split``), or of columns when
+  that packs less or C has few rows.  A prange iteration packs its own A rows and B
+  copy and writes only its block of C: samples n for y and dx, input rows i for dw
+  and w (or a range of columns of those).  No shared
   ``+=``, no prange reduction; the bias sums run serially.
 - **Deterministic.** An element's summation order depends only on K (and the dtype's
   KC): not on the block that holds it, nor on the thread count, nor on serial vs
@@ -445,7 +446,7 @@ def _padded_work(M, N, MR, NR):
 
 @njit(**SERIAL)
 def _gemm(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
-    """C = op(A) . op(B) written out by ``mode``: serially, or split by rows of C.
+    """C = op(A) . op(B) written out by ``mode``: serially, or split into blocks.
 
     A narrow C (fewer columns than NR, e.g. a 10-class output layer) would fill only
     N of the NR columns of each tile; when the other orientation saves at least a
