@@ -3,7 +3,9 @@ per-neuron Numba loops (:mod:`fastnn.loops`), next to a NumPy matrix-product ref
 of the same signatures (:mod:`fastnn.matrix`).
 """
 
-from . import data, loops, matrix, paths
+import importlib
+
+from . import loops, matrix, paths
 from .network import Dense, Identity, Layer, Network, ReLU, Sigmoid, Tanh
 from .train import History, Trainer, fit
 
@@ -13,3 +15,17 @@ __all__ = [
     "Network", "Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh",
     "fit", "History", "Trainer", "loops", "matrix", "paths", "data", "__version__",
 ]
+
+# Imported on first use: the data loaders bring zipfile, gzip and importlib.resources
+# (about 10 ms), which a process that only trains on its own arrays never needs.
+_LAZY = {"data"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY)

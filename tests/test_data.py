@@ -3,10 +3,13 @@
 import gzip
 import re
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+import fastnn
 from fastnn.data import (
     DataError,
     load,
@@ -533,3 +536,17 @@ def test_load_unknown_and_missing(tmp_path):
         load(f"{tmp_path / 'imgs'},{tmp_path / 'labs'}")
     with pytest.raises(TypeError, match="float32 or float64"):
         load("digits", dtype=int)
+
+
+def test_data_is_imported_on_first_use():
+    # `import fastnn` leaves the loaders (and zipfile, gzip) out until fastnn.data is used
+    code = ("import sys, fastnn\n"
+            "assert 'fastnn.data' not in sys.modules, 'imported eagerly'\n"
+            "assert 'data' in dir(fastnn)\n"
+            "X, y = fastnn.data.load_digits()\n"
+            "from fastnn import data\n"
+            "assert data is sys.modules['fastnn.data'] and X.shape == (1797, 64)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        fastnn.nope
