@@ -299,32 +299,34 @@ def _pack_transpose(src, r0, nrows, k0, kc, W, buf):
     """Pack A or B when the source is row-major in k: op(src)[r, k] = src[r, k]
         buf[p*W*kc + k*W + i] = src[r0 + p*W + i, k0 + k]   (0 beyond nrows)
     (A = x in forward, A = dy and B = w^T in backward_input): a transposing copy.
-    B panels (W = NR): each source row is read contiguously and scattered with
-    stride W into the panel, 64 values of k at a time so that the part of the panel
-    being written (64 x W) stays in L1: a whole B panel (kc x 64) does not, and
-    writing it column by column was 1.8x slower.  Measured faster than 16x16
-    blocking through a buffer (LLVM turned that into vscatter) or k-outer loops
-    (vgather, 2.8 ns/el for W=64); 0.3-0.4 ns/element.  A panels: see
-    _pack_transpose_narrow."""
+    B panels (W = NR) in groups of 8 rows: k outer, the 8 rows inner, so that 8
+    source rows are read as sequential streams and each k writes 8 contiguous
+    values.  0.30 ns/element (float32) for a (1024, 1024) w, against 0.39 reading
+    a row at a time and writing with stride W (and 0.78 for groups of 16, 2.8 for
+    all W rows, which LLVM turns into vgather).  A panels: _pack_transpose_narrow."""
     MR, _, _, _ = _tiles(src)
     if W == MR:
         _pack_transpose_narrow(src, r0, nrows, k0, kc, buf)
         return
+    flat = src.reshape(src.size)
+    ld = _u(src.shape[1])
     npan = (nrows + W - 1) // W
     for p in range(npan):
-        dst = buf[p * W * kc:(p + 1) * W * kc].reshape((kc, W))
         rows = min(W, nrows - p * W)
-        rp = r0 + p * W
-        for kk in range(0, kc, 64):
-            kn = min(64, kc - kk)
-            chunk = dst[kk:kk + kn]
-            for i in range(rows):
-                s = src[rp + i, k0 + kk:k0 + kk + kn]
-                for k in range(kn):
-                    chunk[k, i] = s[k]
-        for i in range(rows, W):
-            for k in range(kc):
-                dst[k, i] = 0
+        for g in range(0, W, 8):
+            d0 = _u(p * W * kc + g)
+            s0 = _u(r0 + p * W + g) * ld + _u(k0)
+            if g + 8 <= rows:
+                for k in range(_u(kc)):
+                    d = d0 + k * _u(W)
+                    for i in range(_u(8)):
+                        buf[d + i] = flat[s0 + i * ld + k]
+            else:
+                left = _u(max(0, rows - g))
+                for k in range(_u(kc)):
+                    d = d0 + k * _u(W)
+                    for i in range(_u(8)):
+                        buf[d + i] = flat[s0 + i * ld + k] if i < left else 0
 
 
 @njit(**SERIAL)
