@@ -33,9 +33,10 @@ ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
   the forward product.  Packing is about 7% of a (128, 784, 256) forward product
   on one core.  (The faster packing copies cost compile time: LLVM unrolls and
   vectorizes them in every GEMM instance, and a cold compile of ``_dense_forward``
-  went from about 12.5 to 19 s.)  Packing the operand that all blocks share once, by all threads
-  (one parallel pack, then the products), was measured no faster than each block
-  packing its own copy: reading the half packed by the other core cost as much.
+  went from about 12.5 to 19 s.)  Packing the operand that all blocks share once,
+  by all threads (one parallel pack, then the products), was measured no faster
+  than each block packing its own copy: reading the half packed by the other core
+  cost as much.
 - **Cache blocking.** k in blocks of about KC (an A micro-panel, MR x KC, stays in
   L1; K is cut into equal blocks, so there is no short last one), columns in blocks
   of NC (a packed B block, KC x NC, about 384 KiB, stays in L2).  Partial sums of
