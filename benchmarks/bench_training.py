@@ -86,6 +86,7 @@ class FinalLoss:
         widths, size = parse_network(name)
         self.x, self.t = classification(self.FIT_BATCHES * size, widths[0], widths[-1], "float32")
         self.net = network(name, form)
+        warm_up_network(self.net)  # compiles fit's kernels, as every other setup does
         self.batch_size = size
 
     def track_final_loss(self, name, form):
