@@ -9,7 +9,8 @@ import pytest
 from conftest import assert_bitwise_equal, data
 from fastnn import Dense, Network, ReLU, Tanh
 from fastnn.data import load_digits, train_test_split
-from test_network import N_IN, assert_params_unchanged, dataset, mlp, offset_in_params
+from fastnn.loops import network as loops_network
+from test_network import N_IN, assert_params_unchanged, dataset, layers_starting_with, mlp, offset_in_params
 
 FORMS = ("loops", "matrix")
 # The optimizer references below are written in float64 NumPy from the equations of
@@ -55,6 +56,34 @@ def test_train_step_is_plain_gradient_descent_and_returns_the_loss_before(form):
     assert_matches_reference(net.params, p0 - 0.3 * g)
     assert net.loss(X, T) < loss0
     assert net.step_count == 1
+
+
+def read_only(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("target", ["one_hot", "labels"])
+@pytest.mark.parametrize("form", FORMS)
+def test_train_step_takes_the_batch_as_it_is_or_copied_alike(form, target):
+    """A writeable batch goes to the compiled step as it is; a read-only one is copied
+    into the work buffers first (to Numba it would be another type, compiled again).
+    Both give the same step, bitwise, and neither batch is written to.  The network
+    starts with an activation, so that layer reads the batch too."""
+    X, T = dataset(target, n=6)
+    X0, T0 = X.copy(), T.copy()
+    # float64 like the data: a batch of another dtype is converted, hence a new array
+    direct, copied = (Network(layers_starting_with(Tanh), loss="softmax_cross_entropy", form=form,
+                              dtype="float64", seed=0) for _ in range(2))
+    for _ in range(2):
+        loss = direct.train_step(X, T, lr=0.3)
+        signatures = list(loops_network._train_step.signatures)
+        assert loss == copied.train_step(read_only(X), read_only(T), lr=0.3)
+        assert loops_network._train_step.signatures == signatures
+    assert_bitwise_equal(direct.params, copied.params)
+    assert_bitwise_equal(X, X0)
+    assert_bitwise_equal(T, T0)
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -9,14 +9,17 @@ Everything a step touches lives in flat buffers allocated once per (network, bat
 size): ``params`` and ``grads`` (same layout), the optimizer state ``m`` and ``s``,
 and ``work``, which holds, at the offsets of the int64 table ``layout``:
 
-- ``layout[0]``: the batch input x (n, n_in of layer 0)
+- ``layout[0]``: the batch input x (n, n_in of layer 0), where a batch is gathered
 - ``layout[l + 1]``: the output of layer l (n, N_OUT[l]); the last one is the network output
 - ``layout[L + 1]``, ``layout[L + 2]``: two gradient buffers, used in turn going backwards
 - ``layout[L + 3]``: the per-sample losses (n,)
 - ``layout[L + 4]``: the batch targets (n, K) when targets are not class labels
 
 A buffer laid out for a batch of B samples serves any batch n <= B: each slot's
-first n rows are used.  The kernels of :mod:`.dense`, :mod:`.activations`,
+first n rows are used.  The passes take the batch input ``x`` (and targets ``t`` or
+``labels``) as arrays of their own: views of the batch slots when a batch was
+gathered there (:func:`_load_batch`), or the caller's arrays as they are (one
+``train_step``), which saves copying them.  The kernels of :mod:`.dense`, :mod:`.activations`,
 :mod:`.losses` and :mod:`.optim` do the arithmetic; this module only sequences them.
 """
 
@@ -41,31 +44,32 @@ def _rows(flat, off, n, width):
 
 
 @njit(**SERIAL)
-def _forward(spec, params, work, layout, n):
-    """Run every layer on the first n rows of the input slot; return the output view."""
+def _forward(spec, params, work, layout, x):
+    """Run every layer on the batch x (n, n_in); return the view of the output slot."""
+    n = x.shape[0]
     for l in range(spec.shape[0]):
         n_in, n_out = spec[l, N_IN], spec[l, N_OUT]
+        x_l = x if l == 0 else _rows(work, layout[l], n, n_in)
         if spec[l, KIND] == DENSE:
             w = _rows(params, spec[l, W_OFF], n_in, n_out)
             b = params[spec[l, B_OFF]:spec[l, B_OFF] + n_out]
-            _dense_forward(_rows(work, layout[l], n, n_in), w, b, _rows(work, layout[l + 1], n, n_out))
+            _dense_forward(x_l, w, b, _rows(work, layout[l + 1], n, n_out))
         else:
-            x = work[layout[l]:layout[l] + n * n_in]
-            _activation_forward(spec[l, KIND], x, work[layout[l + 1]:layout[l + 1] + n * n_out])
+            _activation_forward(spec[l, KIND], x_l.reshape(n * n_in),
+                                work[layout[l + 1]:layout[l + 1] + n * n_out])
     last = spec.shape[0] - 1
     return _rows(work, layout[last + 1], n, spec[last, N_OUT])
 
 
 @njit(**SERIAL)
-def _forward_loss(spec, params, work, layout, labels, n, loss_code, mean):
-    """Forward pass and loss; writes dE/dy of the output to the first gradient buffer."""
+def _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean):
+    """Forward pass on the batch x and loss against the class ``labels`` (n,), when
+    not empty, or else the targets ``t`` (n, K); writes dE/dy of the output to the
+    first gradient buffer."""
     n_layers = spec.shape[0]
-    y = _forward(spec, params, work, layout, n)
+    n = x.shape[0]
+    y = _forward(spec, params, work, layout, x)
     k = y.shape[1]
-    if labels.size > 0:
-        t = _rows(work, 0, 0, 0)
-    else:
-        t = _rows(work, layout[n_layers + 4], n, k)
     scale = 2.0 / k if loss_code == MSE else 1.0
     if mean:
         scale /= n
@@ -76,8 +80,9 @@ def _forward_loss(spec, params, work, layout, labels, n, loss_code, mean):
 
 
 @njit(**SERIAL)
-def _backward(spec, params, grads, work, layout, n, weight_decay):
-    """Fill ``grads`` from dE/dy in the first gradient buffer (as left by the loss).
+def _backward(spec, params, grads, work, layout, x, weight_decay):
+    """Fill ``grads`` from dE/dy in the first gradient buffer (as left by the loss on
+    the batch x).
 
     Layers are visited last to first; each Dense layer's input gradient is taken
     with its weights as they were in the forward pass, since nothing is updated
@@ -85,6 +90,7 @@ def _backward(spec, params, grads, work, layout, n, weight_decay):
     Dense layer, where nothing would use it.
     """
     n_layers = spec.shape[0]
+    n = x.shape[0]
     first_dense = 0
     while spec[first_dense, KIND] != DENSE:
         first_dense += 1
@@ -96,7 +102,8 @@ def _backward(spec, params, grads, work, layout, n, weight_decay):
             w = _rows(params, w_off, n_in, n_out)
             dw = _rows(grads, w_off, n_in, n_out)
             dy = _rows(work, cur, n, n_out)
-            _dense_backward_params(_rows(work, layout[l], n, n_in), dy, dw, grads[b_off:b_off + n_out])
+            x_l = x if l == 0 else _rows(work, layout[l], n, n_in)
+            _dense_backward_params(x_l, dy, dw, grads[b_off:b_off + n_out])
             if weight_decay != 0:
                 decay = grads.dtype.type(weight_decay)
                 # views, not grads[k] for k from w_off: see _update_block in .optim
@@ -107,6 +114,7 @@ def _backward(spec, params, grads, work, layout, n, weight_decay):
             if l > first_dense:
                 _dense_backward_input(dy, w, _rows(work, other, n, n_in))
         else:
+            # l > first_dense >= 0: the input is a layer's output
             size = n * n_in
             _activation_backward(spec[l, KIND], work[layout[l]:layout[l] + size],
                                  work[cur:cur + size], work[other:other + size])
@@ -114,26 +122,28 @@ def _backward(spec, params, grads, work, layout, n, weight_decay):
 
 
 @njit(**SERIAL)
-def _train_step(spec, params, grads, m, s, hyper, step, work, layout, labels, n,
+def _train_step(spec, params, grads, m, s, hyper, step, work, layout, x, t, labels,
                 loss_code, mean, weight_decay, optimizer):
-    """One training step on the batch already in ``work``; returns (loss, applied).
+    """One training step on the batch x with targets t or labels (see
+    :func:`_forward_loss`); returns (loss, applied).
 
     The loss is taken before the update.  If it, or any updated parameter, would not
     be finite (a NaN or overflowing gradient, or an overflowing update), the update is
     skipped and nothing is written: a diverging step leaves the parameters (and the
     optimizer's state) as they were.
     """
-    loss = _forward_loss(spec, params, work, layout, labels, n, loss_code, mean)
+    loss = _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean)
     if not _is_finite(loss):
         return loss, False
-    _backward(spec, params, grads, work, layout, n, weight_decay)
+    _backward(spec, params, grads, work, layout, x, weight_decay)
     return loss, _optimizer_step(optimizer, params, grads, m, s, hyper, step)
 
 
 @njit(**SERIAL)
 def _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n):
     """Copy samples order[start:start + n] of x, and of labels or t (whichever is
-    not empty), into the batch slots; return the batch's labels (empty if none)."""
+    not empty), into the batch slots; return views of them: (x, t, labels) of the
+    batch, t or labels empty like the one given empty."""
     n_layers = spec.shape[0]
     n_in = x.shape[1]
     xb = _rows(work, layout[0], n, n_in)
@@ -141,18 +151,19 @@ def _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n):
         src = order[start + r]
         for i in range(n_in):
             xb[r, i] = x[src, i]
+    k = t.shape[1]
     if labels.size > 0:
         for r in range(n):
             label_buf[r] = labels[order[start + r]]
-        return label_buf[:n]
-    if t.shape[0] > 0:
-        k = t.shape[1]
-        tb = _rows(work, layout[n_layers + 4], n, k)
-        for r in range(n):
-            src = order[start + r]
-            for c in range(k):
-                tb[r, c] = t[src, c]
-    return label_buf[:0]
+        return xb, _rows(work, 0, 0, k), label_buf[:n]
+    if t.shape[0] == 0:
+        return xb, _rows(work, 0, 0, k), label_buf[:0]
+    tb = _rows(work, layout[n_layers + 4], n, k)
+    for r in range(n):
+        src = order[start + r]
+        for c in range(k):
+            tb[r, c] = t[src, c]
+    return xb, tb, label_buf[:0]
 
 
 @njit(**SERIAL)
@@ -171,9 +182,9 @@ def _train_epoch(spec, params, grads, m, s, hyper, step, work, layout, label_buf
     for k in range(n_batches):
         start = k * batch_size
         n = min(batch_size, total - start)
-        lab = _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n)
+        xb, tb, lab = _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n)
         loss, applied = _train_step(spec, params, grads, m, s, hyper, step + k, work, layout,
-                                    lab, n, loss_code, mean, weight_decay, optimizer)
+                                    xb, tb, lab, loss_code, mean, weight_decay, optimizer)
         batch_losses[k] = loss
         if not applied:
             return k
@@ -189,7 +200,7 @@ def _predict(spec, params, work, layout, x, out, batch_size):
     empty_t = x[:0]
     for start in range(0, total, batch_size):
         n = min(batch_size, total - start)
-        _load_batch(spec, work, layout, no_labels, x, empty_t, no_labels, order, start, n)
-        y = _forward(spec, params, work, layout, n)
+        xb, _, _ = _load_batch(spec, work, layout, no_labels, x, empty_t, no_labels, order, start, n)
+        y = _forward(spec, params, work, layout, xb)
         out[start:start + n] = y
 

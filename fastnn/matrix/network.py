@@ -27,74 +27,78 @@ def _layer_params(spec, params, l):
     return _rows(params, w_off, n_in, n_out), params[b_off:b_off + n_out]
 
 
-def _forward(spec, params, work, layout, n):
+def _forward(spec, params, work, layout, x):
+    n = x.shape[0]
     for l in range(spec.shape[0]):
-        x = _rows(work, layout[l], n, spec[l, N_IN])
+        x_l = x if l == 0 else _rows(work, layout[l], n, spec[l, N_IN])
         y = _rows(work, layout[l + 1], n, spec[l, N_OUT])
         if spec[l, KIND] == DENSE:
-            dense_forward(x, *_layer_params(spec, params, l), out=y, check_finite=False)
+            dense_forward(x_l, *_layer_params(spec, params, l), out=y, check_finite=False)
         else:
-            _FORWARD[spec[l, KIND]](x, out=y, check_finite=False)
+            _FORWARD[spec[l, KIND]](x_l, out=y, check_finite=False)
     return y
 
 
-def _forward_loss(spec, params, work, layout, labels, n, loss_code, mean):
+def _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean):
     n_layers = spec.shape[0]
-    y = _forward(spec, params, work, layout, n)
-    dy = _rows(work, layout[n_layers + 1], n, y.shape[1])
+    y = _forward(spec, params, work, layout, x)
+    dy = _rows(work, layout[n_layers + 1], x.shape[0], y.shape[1])
     reduction = "mean" if mean else "sum"
     if loss_code == HALF_SSE:
-        t = _rows(work, layout[n_layers + 4], n, y.shape[1])
         loss, _ = losses.half_sse(y, t, out=dy, check_finite=False)
     elif loss_code == MSE:
-        t = _rows(work, layout[n_layers + 4], n, y.shape[1])
         loss, _ = losses.mse(y, t, reduction, out=dy, check_finite=False)
     else:
-        target = labels if labels.size > 0 else _rows(work, layout[n_layers + 4], n, y.shape[1])
+        target = labels if labels.size > 0 else t
         loss, _ = losses.softmax_cross_entropy(y, target, reduction, out=dy, check_finite=False)
     return float(loss)
 
 
-def _backward(spec, params, grads, work, layout, n, weight_decay):
+def _backward(spec, params, grads, work, layout, x, weight_decay):
     n_layers = spec.shape[0]
+    n = x.shape[0]
     first_dense = int(np.flatnonzero(spec[:, KIND] == DENSE)[0])
     cur, other = layout[n_layers + 1], layout[n_layers + 2]
     for l in range(n_layers - 1, first_dense - 1, -1):
-        x = _rows(work, layout[l], n, spec[l, N_IN])
+        x_l = x if l == 0 else _rows(work, layout[l], n, spec[l, N_IN])
         dy = _rows(work, cur, n, spec[l, N_OUT])
         dx = _rows(work, other, n, spec[l, N_IN])
         if spec[l, KIND] == DENSE:
             w, _ = _layer_params(spec, params, l)
             dw, db = _layer_params(spec, grads, l)
-            dense_backward_params(x, dy, out=(dw, db), check_finite=False)
+            dense_backward_params(x_l, dy, out=(dw, db), check_finite=False)
             if weight_decay != 0:
                 dw += grads.dtype.type(weight_decay) * w
             if l > first_dense:
                 dense_backward_input(dy, w, out=dx, check_finite=False)
         else:
-            _BACKWARD[spec[l, KIND]](x, dy, out=dx, check_finite=False)
+            _BACKWARD[spec[l, KIND]](x_l, dy, out=dx, check_finite=False)
         cur, other = other, cur
 
 
-def _train_step(spec, params, grads, m, s, hyper, step, work, layout, labels, n,
+def _train_step(spec, params, grads, m, s, hyper, step, work, layout, x, t, labels,
                 loss_code, mean, weight_decay, optimizer):
-    loss = _forward_loss(spec, params, work, layout, labels, n, loss_code, mean)
+    loss = _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean)
     if not np.isfinite(loss):
         return loss, False
-    _backward(spec, params, grads, work, layout, n, weight_decay)
+    _backward(spec, params, grads, work, layout, x, weight_decay)
     return loss, _optimizer_step(optimizer, params, grads, m, s, hyper, step)
 
 
 def _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n):
     n_layers = spec.shape[0]
     rows = order[start:start + n]
-    _rows(work, layout[0], n, x.shape[1])[...] = x[rows]
+    xb = _rows(work, layout[0], n, x.shape[1])
+    xb[...] = x[rows]
+    k = t.shape[1]
     if labels.size > 0:
         label_buf[:n] = labels[rows]
-        return label_buf[:n]
-    if t.shape[0] > 0:
-        _rows(work, layout[n_layers + 4], n, t.shape[1])[...] = t[rows]
-    return label_buf[:0]
+        return xb, _rows(work, 0, 0, k), label_buf[:n]
+    if t.shape[0] == 0:
+        return xb, _rows(work, 0, 0, k), label_buf[:0]
+    tb = _rows(work, layout[n_layers + 4], n, k)
+    tb[...] = t[rows]
+    return xb, tb, label_buf[:0]
 
 
 def _train_epoch(spec, params, grads, m, s, hyper, step, work, layout, label_buf, x, t,
@@ -105,9 +109,9 @@ def _train_epoch(spec, params, grads, m, s, hyper, step, work, layout, label_buf
     for k in range(n_batches):
         start = k * batch_size
         n = min(batch_size, total - start)
-        lab = _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n)
+        xb, tb, lab = _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n)
         loss, applied = _train_step(spec, params, grads, m, s, hyper, step + k, work, layout,
-                                    lab, n, loss_code, mean, weight_decay, optimizer)
+                                    xb, tb, lab, loss_code, mean, weight_decay, optimizer)
         batch_losses[k] = loss
         if not applied:
             return k
@@ -117,5 +121,6 @@ def _train_epoch(spec, params, grads, m, s, hyper, step, work, layout, label_buf
 def _predict(spec, params, work, layout, x, out, batch_size):
     for start in range(0, x.shape[0], batch_size):
         n = min(batch_size, x.shape[0] - start)
-        _rows(work, layout[0], n, x.shape[1])[...] = x[start:start + n]
-        out[start:start + n] = _forward(spec, params, work, layout, n)
+        xb = _rows(work, layout[0], n, x.shape[1])
+        xb[...] = x[start:start + n]
+        out[start:start + n] = _forward(spec, params, work, layout, xb)
