@@ -49,14 +49,15 @@ def _forward(spec, params, work, layout, x):
     n = x.shape[0]
     for l in range(spec.shape[0]):
         n_in, n_out = spec[l, N_IN], spec[l, N_OUT]
-        x_l = x if l == 0 else _rows(work, layout[l], n, n_in)
         if spec[l, KIND] == DENSE:
+            x_l = x if l == 0 else _rows(work, layout[l], n, n_in)
             w = _rows(params, spec[l, W_OFF], n_in, n_out)
             b = params[spec[l, B_OFF]:spec[l, B_OFF] + n_out]
             _dense_forward(x_l, w, b, _rows(work, layout[l + 1], n, n_out))
         else:
-            _activation_forward(spec[l, KIND], x_l.reshape(n * n_in),
-                                work[layout[l + 1]:layout[l + 1] + n * n_out])
+            # the activation kernels take flat arrays
+            x_flat = x.reshape(n * n_in) if l == 0 else work[layout[l]:layout[l] + n * n_in]
+            _activation_forward(spec[l, KIND], x_flat, work[layout[l + 1]:layout[l + 1] + n * n_out])
     last = spec.shape[0] - 1
     return _rows(work, layout[last + 1], n, spec[last, N_OUT])
 
