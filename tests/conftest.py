@@ -85,6 +85,13 @@ def one_hot(lab, k, dtype):
     return t
 
 
+def read_only(a):
+    """A read-only copy of ``a``."""
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
 def away_from_zero(x, margin=1e-2):
     """``x`` with every |value| at least ``margin`` (signs kept): keeps finite
     differences of ReLU away from its kink at 0."""

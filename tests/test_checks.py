@@ -8,7 +8,7 @@ two forms' messages are identical, and that no array argument changed.
 import numpy as np
 import pytest
 
-from conftest import ACTIVATIONS, assert_rejects, data
+from conftest import ACTIVATIONS, assert_rejects, data, read_only
 from fastnn import _checks
 
 F64, F32 = np.float64, np.float32
@@ -22,12 +22,6 @@ def arr(shape, dtype=F64, seed=0):
 def with_value(a, index, value):
     a = a.copy()
     a[index] = value
-    return a
-
-
-def read_only(a):
-    a = a.copy()
-    a.flags.writeable = False
     return a
 
 

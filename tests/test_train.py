@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import assert_bitwise_equal, data
+from conftest import assert_bitwise_equal, data, read_only
 from fastnn import Dense, Network, ReLU, Tanh
 from fastnn.data import load_digits, train_test_split
 from fastnn.loops import network as loops_network
@@ -56,12 +56,6 @@ def test_train_step_is_plain_gradient_descent_and_returns_the_loss_before(form):
     assert_matches_reference(net.params, p0 - 0.3 * g)
     assert net.loss(X, T) < loss0
     assert net.step_count == 1
-
-
-def read_only(a):
-    a = a.copy()
-    a.flags.writeable = False
-    return a
 
 
 @pytest.mark.parametrize("target", ["one_hot", "labels"])
