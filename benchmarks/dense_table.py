@@ -9,10 +9,12 @@ thread pool still spinning after its call slows the other library's next call)::
     OPENBLAS_CORETYPE=Haswell python benchmarks/dense_table.py numpy
 
 Each line: dtype, (n, n_in, n_out), then time and GFLOP/s (2·n·n_in·n_out) of the
-forward product, the input gradient and the weight gradient (with the bias sums),
-medians of repeated samples.  The loop form is timed through its private kernels
+forward product, the input gradient, the weight gradient (with the bias sums) and the
+fused SGD update (``w -= lr · xᵀ dy``, ``b -= lr · Σ_n dy``), medians of repeated
+samples.  The loop form is timed through its private kernels
 (``fastnn.loops.dense._dense_forward`` ...): no validation, preallocated outputs,
-like ``np.matmul(..., out=)``.
+like ``np.matmul(..., out=)``; NumPy's update takes the product into a preallocated
+buffer, scales it there and subtracts it from w in place (no temporary arrays).
 
 This file is a script, not an asv benchmark: it defines no ``time_`` functions.
 """
@@ -38,13 +40,24 @@ def _median_seconds(fn, repeat, inner):
 
 
 def _kernels(which, x, w, b, y, dy, dx, dw, db):
+    # the update changes its own copies of w and b (by about lr · 1e3 per call, a
+    # step too small to overflow in any number of calls timed here)
+    w_upd, b_upd, lr = w.copy(), b.copy(), w.dtype.type(1e-6)
     if which == "loops":
-        from fastnn.loops.dense import _dense_backward_input, _dense_backward_params, _dense_forward
+        from fastnn.loops.dense import (_dense_backward_input, _dense_backward_params, _dense_forward,
+                                        _dense_sgd_update)
 
         return [lambda: _dense_forward(x, w, b, y), lambda: _dense_backward_input(dy, w, dx),
-                lambda: _dense_backward_params(x, dy, dw, db)]
+                lambda: _dense_backward_params(x, dy, dw, db),
+                lambda: _dense_sgd_update(x, dy, w_upd, b_upd, lr)]
+
+    def update():
+        np.multiply(np.matmul(x.T, dy, out=dw), lr, out=dw)
+        np.subtract(w_upd, dw, out=w_upd)
+        np.subtract(b_upd, np.multiply(np.sum(dy, axis=0, out=db), lr, out=db), out=b_upd)
+
     return [lambda: np.add(np.matmul(x, w, out=y), b, out=y), lambda: np.matmul(dy, w.T, out=dx),
-            lambda: (np.matmul(x.T, dy, out=dw), np.sum(dy, axis=0, out=db))]
+            lambda: (np.matmul(x.T, dy, out=dw), np.sum(dy, axis=0, out=db)), update]
 
 
 def main(which):
