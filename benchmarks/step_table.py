@@ -122,6 +122,9 @@ def main(argv=None):
             print(f"{name:24s} {impl:14s} {_format(row[impl]) if row[impl] else 'skipped'}",
                   file=sys.stderr, flush=True)
         rows.append(row)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
     print(_table(rows))
 
 
