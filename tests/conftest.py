@@ -45,13 +45,14 @@ def reduction(request):
 #   (100, 130, 10)   a narrow layer computed as its transpose, serially
 #   (1100, 200, 10)  the same in parallel, split by columns of the transpose
 #   (64, 300, 128)   dx = dy.wᵀ split by columns (wᵀ costs more to pack than dy)
+#   (520, 400, 8)    dx = dy.wᵀ split by rows all the same (C has 512 rows or more)
 #   (40, 800, 70)    forward over 2 (float32) or 3 (float64) k blocks of K = 800
 #   (800, 40, 70)    dw, and the fused update's partial sums, over 2 or 3 k blocks
 #   (67, 127, 131)   partial tiles and row blocks everywhere
 # test_dense checks that exactly the parallel ones cross.
 DENSE_SHAPES = [(1, 1, 1), (1, 7, 3), (13, 1, 5), (5, 3, 1), (9, 2, 3), (17, 31, 13),
                 (100, 130, 10), (64, 128, 129), (1100, 200, 10), (64, 300, 128),
-                (40, 800, 70), (800, 40, 70), (67, 127, 131)]
+                (40, 800, 70), (800, 40, 70), (520, 400, 8), (67, 127, 131)]
 DENSE_PARALLEL_SHAPES = DENSE_SHAPES[7:]
 
 # (n, k) for elementwise and row-wise kernels: (257, 131) has 33667 elements, above

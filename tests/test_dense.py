@@ -22,6 +22,17 @@ def test_shapes_cross_the_parallel_threshold_exactly_where_intended():
         assert crosses == (shape in DENSE_PARALLEL_SHAPES), shape
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_shapes_reach_both_splits_of_the_input_gradient(dtype):
+    # dx = dy.wᵀ: C is n x n_in, the sum over n_out, B = wᵀ packed transposed
+    from fastnn.loops.dense import _split
+
+    like = np.empty(1, dtype)
+    by_rows = {shape: _split(shape[0], shape[1], shape[2], True, like)[1] for shape in DENSE_PARALLEL_SHAPES}
+    assert not by_rows[(64, 300, 128)]
+    assert by_rows[(520, 400, 8)]
+
+
 # --- both forms agree, and agree with float64 ------------------------------------------
 
 
