@@ -36,13 +36,14 @@ ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
   input gradient 3-8% faster.  The copy of A = xᵀ in the weight gradient takes
   the elements of 8 panels from each row of x at once (``_copy_panels8``), which
   made the float32 weight gradient 3-6% faster at the training shapes.  Only
-  packing uses these: every sum of the formulas is still a loop.  Packing is about 7% of a (128, 784, 256) forward product
-  on one core.  (The faster packing copies cost compile time: LLVM unrolls and
-  vectorizes them in every GEMM instance, and a cold compile of ``_dense_forward``
-  went from about 12.5 to 19 s.)  Packing the operand that all blocks share once,
-  by all threads (one parallel pack, then the products), was measured no faster
-  than each block packing its own copy: reading the half packed by the other core
-  cost as much.
+  packing uses these: every sum of the formulas is still a loop.  Packing is
+  about 7% of a (128, 784, 256) forward product on one core.  (The faster packing
+  copies cost compile time: LLVM unrolls and vectorizes them in every GEMM
+  instance, and a cold compile of ``_dense_forward`` went from about 12.5 to 19 s;
+  ``_copy_panels8`` added about 1 s to that of the weight gradient.)  Packing the
+  operand that all blocks share once, by all threads (one parallel pack, then the
+  products), was measured no faster than each block packing its own copy: reading
+  the half packed by the other core cost as much.
 - **Cache blocking.** k in blocks of about KC (an A micro-panel, MR x KC, stays in
   L1; K is cut into equal blocks, so there is no short last one), columns in blocks
   of NC (a packed B block, KC x NC, about 384 KiB, stays in L2).  Partial sums of
@@ -54,10 +55,11 @@ ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
   is computed instead, written into c transposed (see ``_gemm``).
 - **Parallel split, race-free by ownership.** Above :data:`PARALLEL_MIN_FLOPS`, C is
   split into 2 to 16 blocks of at least 512 rows (``_split``), or of columns when
-  that packs less or C has few rows.  A prange iteration packs its own A rows and B
-  copy and writes only its block of C: samples n for y and dx, input rows i for dw
-  and w (or a range of columns of those).  No shared
-  ``+=``, no prange reduction; the bias sums run serially.
+  that packs less (except for an input gradient of 512 rows or more) or C has few
+  rows.  A prange iteration packs its own A rows and B copy and writes only its
+  block of C: samples n for y and dx, input rows i for dw and w (or a range of
+  columns of those).  No shared ``+=``, no prange reduction; the bias sums run
+  serially.
 - **Deterministic.** An element's summation order depends only on K (and the dtype's
   KC): not on the block that holds it, nor on the thread count, nor on serial vs
   parallel (both call ``_gemm_block``).  Results are bitwise identical for any
@@ -566,7 +568,7 @@ def _split(M, N, K, b_transposed, like):
         # gradient is split by rows whatever it copies: by columns, every block
         # packs and re-reads all of A, 8 MiB (float32) or 16 MiB (float64) at
         # (1024, 2048, 2048), two such blocks at a time, as much as the L3 cache.
-        # Rows measured 2.5-3% faster at (512, 1024, 1024) and 4-10% at (1024,
+        # Rows measured 2.5-3% faster at (512, 1024, 1024) and 4-9% at (1024,
         # 2048, 2048); with 128 rows, as at (128, 784, 256), columns stay 1-9% faster.
         b_cost = 3 if b_transposed else 1
         rows_ok = b_cost * N <= 2 * M or (b_transposed and M >= ROWS_PER_BLOCK)
