@@ -159,6 +159,19 @@ def _shuffle(builder, a, b, mask):
     return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), len(mask)), mask))
 
 
+def _lowered_args(context, builder, sig, args):
+    """An intrinsic's arguments as LLVM values: an array's data pointer, an
+    integer as intp."""
+    return [context.make_array(t)(context, builder, v).data if isinstance(t, types.Array)
+            else context.cast(builder, v, t, types.intp) for v, t in zip(args, sig.args)]
+
+
+def _vector_at(context, builder, data, base, stride, i, vector_ty):
+    """Pointer to a vector at element ``base + stride * i`` of ``data``."""
+    offset = builder.add(base, builder.mul(stride, context.get_constant(types.intp, i)))
+    return builder.bitcast(builder.gep(data, [offset]), vector_ty.as_pointer())
+
+
 @intrinsic
 def _transpose8(typingctx, dst, d, src, s, ld, W):
     """Copy an 8 x 8 block transposed: ``dst[d + k*W + i] = src[s + i*ld + k]`` for
@@ -174,17 +187,12 @@ def _transpose8(typingctx, dst, d, src, s, ld, W):
     sig = types.void(dst, d, src, s, ld, W)
 
     def codegen(context, builder, sig, args):
-        dst_ty, d_ty, src_ty, s_ty, ld_ty, w_ty = sig.args
-        dst_data = context.make_array(dst_ty)(context, builder, args[0]).data
-        src_data = context.make_array(src_ty)(context, builder, args[2]).data
-        d, s, ld, w = (context.cast(builder, v, t, types.intp)
-                       for v, t in zip((args[1], args[3], args[4], args[5]), (d_ty, s_ty, ld_ty, w_ty)))
-        vptr = ir.VectorType(context.get_value_type(src_ty.dtype), 8).as_pointer()
-        align = src_ty.dtype.bitwidth // 8
+        dst_data, d, src_data, s, ld, w = _lowered_args(context, builder, sig, args)
+        vector_ty = ir.VectorType(context.get_value_type(src.dtype), 8)
+        align = src.dtype.bitwidth // 8
 
         def at(data, base, stride, i):
-            offset = builder.add(base, builder.mul(stride, context.get_constant(types.intp, i)))
-            return builder.bitcast(builder.gep(data, [offset]), vptr)
+            return _vector_at(context, builder, data, base, stride, i, vector_ty)
 
         rows = []
         for i in range(8):
@@ -226,20 +234,15 @@ def _copy_panels8(typingctx, dst, d, dstride, src, s):
     n = MR32 if src.dtype == types.float32 else MR64
 
     def codegen(context, builder, sig, args):
-        dst_ty, d_ty, ds_ty, src_ty, s_ty = sig.args
-        dst_data = context.make_array(dst_ty)(context, builder, args[0]).data
-        src_data = context.make_array(src_ty)(context, builder, args[3]).data
-        d, ds, s = (context.cast(builder, v, t, types.intp)
-                    for v, t in zip((args[1], args[2], args[4]), (d_ty, ds_ty, s_ty)))
-        elt = context.get_value_type(src_ty.dtype)
-        align = src_ty.dtype.bitwidth // 8
+        dst_data, d, ds, src_data, s = _lowered_args(context, builder, sig, args)
+        elt = context.get_value_type(src.dtype)
+        align = src.dtype.bitwidth // 8
         row_ty = ir.VectorType(elt, 8 * n)
-        row = builder.load(builder.bitcast(builder.gep(src_data, [s]), row_ty.as_pointer()))
+        row = builder.load(_vector_at(context, builder, src_data, s, ds, 0, row_ty))
         row.align = align
         for q in range(8):
             run = _shuffle(builder, row, ir.Constant(row_ty, None), list(range(q * n, q * n + n)))
-            at = builder.add(d, builder.mul(ds, context.get_constant(types.intp, q)))
-            store = builder.store(run, builder.bitcast(builder.gep(dst_data, [at]), run.type.as_pointer()))
+            store = builder.store(run, _vector_at(context, builder, dst_data, d, ds, q, run.type))
             store.align = align
         return context.get_dummy_value()
 
