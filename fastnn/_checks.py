@@ -16,18 +16,19 @@ import math
 import numbers
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from llvmlite import ir
 from numba.extending import intrinsic
 
 from . import _buffers
 from ._config import SERIAL
+from ._jit import jit
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("mean", "sum")
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _no_special_exponent(bits, exponent):
     # count the elements whose exponent bits are all set; integer operations are
     # exact and associative, so this vectorizes and no fastmath flag can change it
@@ -37,7 +38,7 @@ def _no_special_exponent(bits, exponent):
     return bad == 0
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _all_finite(flat):
     """True unless the contiguous 1-D float array ``flat`` holds NaN or +-inf.
 

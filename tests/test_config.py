@@ -45,29 +45,6 @@ def test_fork_after_import_can_run_parallel_kernels():
     assert status == 0 and "child 0" in output, output
 
 
-def test_caches_are_dropped_when_any_source_file_changes(tmp_path):
-    package = tmp_path / "pkg"
-    (package / "sub" / "__pycache__").mkdir(parents=True)
-    kernel = package / "sub" / "kernels.py"
-    kernel.write_text("x = 1\n")
-    (package / "caller.py").write_text("y = 2\n")
-    cached = package / "sub" / "__pycache__" / "kernels.f-1.py311.nbi"
-
-    def run():
-        cached.parent.mkdir(exist_ok=True)
-        _config._drop_stale_caches(str(package))
-
-    cached.write_bytes(b"index")
-    run()  # no stamp yet: whatever was cached may be stale
-    assert not cached.exists()
-    cached.write_bytes(b"index")
-    run()  # nothing changed since the stamp: the cache stays
-    assert cached.exists()
-    kernel.write_text("x = 22\n")  # another file than the cached caller's: still dropped
-    run()
-    assert not cached.exists()
-
-
 _STEP = """
 import numpy as np, fastnn
 x = np.random.default_rng(0).standard_normal((64, {n_in})).astype(np.float32)

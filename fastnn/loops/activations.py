@@ -14,10 +14,11 @@ not either.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange, types
 
 from .. import _checks
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, ROW_BLOCK, SERIAL
+from .._jit import jit, unit
 
 __all__ = [
     "identity", "identity_backward", "relu", "relu_backward", "sigmoid",
@@ -29,7 +30,7 @@ CODES = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH}
 BLOCK = 4096
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _sigmoid(v):
     # e^(−|v|) never overflows; for v < 0, σ(v) = e^v / (1 + e^v) = e·s
     e = np.exp(-abs(v))
@@ -37,7 +38,7 @@ def _sigmoid(v):
     return s if v >= 0 else e * s
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _forward_block(code, x, y, k0, k1):
     # views that start at k0: with `x[k]` for k in range(x.size) Numba's
     # negative-index wraparound defeats vectorization (measured 12x slower)
@@ -58,7 +59,7 @@ def _forward_block(code, x, y, k0, k1):
             y[k] = x[k]
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _backward_block(code, x, dy, dx, k0, k1):
     x, dy, dx = x[k0:k1], dy[k0:k1], dx[k0:k1]
     if code == RELU:
@@ -79,7 +80,7 @@ def _backward_block(code, x, dy, dx, k0, k1):
             dx[k] = dy[k]
 
 
-@njit(**PARALLEL)
+@unit(returns=types.none, **PARALLEL)
 def _forward_parallel(code, x, y):
     size = x.size
     for blk in prange((size + BLOCK - 1) // BLOCK):
@@ -87,7 +88,7 @@ def _forward_parallel(code, x, y):
         _forward_block(code, x, y, k0, min(k0 + BLOCK, size))
 
 
-@njit(**PARALLEL)
+@unit(returns=types.none, **PARALLEL)
 def _backward_parallel(code, x, dy, dx):
     size = x.size
     for blk in prange((size + BLOCK - 1) // BLOCK):
@@ -95,7 +96,7 @@ def _backward_parallel(code, x, dy, dx):
         _backward_block(code, x, dy, dx, k0, min(k0 + BLOCK, size))
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _activation_forward(code, x, y):
     """y = σ(x) elementwise over flat arrays x, y."""
     if x.size >= PARALLEL_MIN_ELEMENTS:
@@ -104,7 +105,7 @@ def _activation_forward(code, x, y):
         _forward_block(code, x, y, 0, x.size)
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _activation_backward(code, x, dy, dx):
     """dx = σ'(x) · dy elementwise over flat arrays."""
     if x.size >= PARALLEL_MIN_ELEMENTS:
@@ -113,7 +114,7 @@ def _activation_backward(code, x, dy, dx):
         _backward_block(code, x, dy, dx, 0, x.size)
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _softmax_rows(z, p, n0, n1):
     k = z.shape[1]
     for n in range(n0, n1):
@@ -129,7 +130,7 @@ def _softmax_rows(z, p, n0, n1):
             p[n, c] *= inv
 
 
-@njit(**PARALLEL)
+@unit(returns=types.none, **PARALLEL)
 def _softmax_parallel(z, p):
     rows = z.shape[0]
     for blk in prange((rows + ROW_BLOCK - 1) // ROW_BLOCK):
@@ -137,7 +138,7 @@ def _softmax_parallel(z, p):
         _softmax_rows(z, p, n0, min(n0 + ROW_BLOCK, rows))
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _softmax(z, p):
     if z.size >= PARALLEL_MIN_ELEMENTS and z.shape[0] > ROW_BLOCK:
         _softmax_parallel(z, p)

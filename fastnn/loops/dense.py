@@ -80,11 +80,12 @@ which LLVM keeps in registers, not a heap array.
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import prange, types
 from numba.extending import intrinsic
 
 from .. import _checks
 from .._config import PARALLEL, PARALLEL_MIN_FLOPS, SERIAL
+from .._jit import jit, unit
 
 __all__ = ["dense_forward", "dense_backward_input", "dense_backward_params", "dense_sgd_update"]
 
@@ -249,14 +250,14 @@ def _copy_panels8(typingctx, dst, d, dstride, src, s):
     return sig, codegen
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _u(i):
     """i as an unsigned index: Numba then needs no negative-index wraparound
     select, which otherwise keeps LLVM from vectorising flat-indexed copies."""
     return types.uint64(i)
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _aligned_empty(n, like):
     """1-D uninitialised buffer of n elements whose data is 64-byte aligned.
     Numba's np.empty only guarantees 32 bytes (NumPy's: 16), so over-allocate one
@@ -273,7 +274,7 @@ MODE_BIAS = 1       # C  = bias + A.B
 MODE_SGD = 2        # C -= lr * (A.B)   (C is the weight matrix; sum over k first)
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _micro_kernel(ap, bp, kc, c, trans, r, cc, mr, nr, mode, first, last, bias, part, pc, lr):
     """One MR x NR register block of C = A.B over one k block, then write-out.
 
@@ -315,7 +316,7 @@ def _micro_kernel(ap, bp, kc, c, trans, r, cc, mr, nr, mode, first, last, bias, 
             _write_out(c[r + i, cc:cc + nr], acc[i], nr, mode, first, last, bias, cc, part, i, pc, lr)
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _write_out(crow, t, nr, mode, first, last, bias, cc, part, i, pc, lr):
     """Write the nr sums t of row i of a tile into crow (see _micro_kernel)."""
     if mode == MODE_SGD:
@@ -346,7 +347,7 @@ def _write_out(crow, t, nr, mode, first, last, bias, cc, part, i, pc, lr):
             crow[j] += t[j]
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _pack_copy(src, r0, nrows, k0, kc, W, buf):
     """Pack A or B when the source is already k-major: op(src)[r, k] = src[k, r]
         buf[p*W*kc + k*W + i] = src[k0 + k, r0 + p*W + i]   (0 beyond nrows)
@@ -377,7 +378,7 @@ def _pack_copy(src, r0, nrows, k0, kc, W, buf):
                 buf[d + i] = 0
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _pack_copy_narrow(src, r0, nrows, k0, kc, buf):
     """_pack_copy for A panels (W = MR), A = xᵀ in the weight gradient: panels in
     groups of 8, each k row's 8*MR elements copied at once (``_copy_panels8``); the
@@ -413,7 +414,7 @@ def _pack_copy_narrow(src, r0, nrows, k0, kc, buf):
                     d[i] = s[i] if i < rows else 0
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _pack_transpose(src, r0, nrows, k0, kc, W, buf):
     """Pack A or B when the source is row-major in k: op(src)[r, k] = src[r, k]
         buf[p*W*kc + k*W + i] = src[r0 + p*W + i, k0 + k]   (0 beyond nrows)
@@ -453,7 +454,7 @@ def _pack_transpose(src, r0, nrows, k0, kc, W, buf):
                         buf[d + i] = flat[s0 + i * ld + k] if i < left else 0
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _pack_transpose_narrow(src, r0, nrows, k0, kc, buf):
     """_pack_transpose for A panels (W = MR): k outer, the MR rows inner, so the
     panel is written contiguously while MR source rows are read as MR sequential
@@ -479,7 +480,7 @@ def _pack_transpose_narrow(src, r0, nrows, k0, kc, buf):
                     buf[d + i] = flat[s0 + i * ld + k] if i < _u(rows) else 0
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _pack(src, src_is_kmajor, r0, nrows, k0, kc, W, buf):
     if src_is_kmajor:
         _pack_copy(src, r0, nrows, k0, kc, W, buf)
@@ -487,7 +488,7 @@ def _pack(src, src_is_kmajor, r0, nrows, k0, kc, W, buf):
         _pack_transpose(src, r0, nrows, k0, kc, W, buf)
 
 
-@njit(**SERIAL)
+@unit(returns=types.none, **SERIAL)
 def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC):
     """Block [m0, m1) x [n0, n1) of C, C = op(A) . op(B) (see _pack).
     This is the unit of work owned by one prange iteration; the serial path calls
@@ -543,7 +544,7 @@ def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bia
                                   kb == 0, kb == nkb - 1, bias, part_i, jp * NR, lr)
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _split(M, N, K, b_transposed, like):
     """How to share C among threads: (number of blocks, split by rows?).
 
@@ -583,7 +584,7 @@ def _split(M, N, K, b_transposed, like):
     return 1, True
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _power_of_two_blocks(size):
     """2, 4, 8 or 16 blocks of at least ROWS_PER_BLOCK (but 2 for any smaller size):
     a power of two shares evenly among 2, 4, 8 or 16 threads (3 blocks on 2 threads
@@ -594,7 +595,7 @@ def _power_of_two_blocks(size):
     return nblk
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _block_bounds(size, nblk, p, unit):
     """Range [lo, hi) of block p of nblk: equal shares rounded to multiples of unit."""
     npan = (size + unit - 1) // unit
@@ -602,7 +603,7 @@ def _block_bounds(size, nblk, p, unit):
     return min(p * per * unit, size), min((p + 1) * per * unit, size)
 
 
-@njit(**PARALLEL)
+@unit(returns=types.none, **PARALLEL)
 def _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, trans, bias, lr, nblk, by_rows, KC, NC):
     # Iteration p owns a block of rows (or of columns) of c -> disjoint writes, no
     # reductions; for MODE_SGD, the rows or columns of w it owns.
@@ -617,12 +618,12 @@ def _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, trans, bias, lr, nblk,
         _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC)
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _padded_work(M, N, MR, NR):
     return (M + MR - 1) // MR * MR * ((N + NR - 1) // NR * NR)
 
 
-@njit(**SERIAL)
+@unit(returns=types.none, **SERIAL)
 def _gemm(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
     """C = op(A) . op(B) written out by ``mode``: serially, or split into blocks.
 
@@ -652,18 +653,22 @@ def _gemm(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
                 crow[j] += bias[j]
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _gemm_oriented(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, trans, bias, lr):
     """C = op(A) . op(B) (M x N) into c, or, with trans, into cᵀ (c is then N x M)."""
-    _, _, KC, NC = _tiles(a)
+    MR, NR, KC, NC = _tiles(a)
     nblk, by_rows = _split(M, N, K, not b_kmajor, a)
     if nblk == 1:
-        _gemm_block(a, a_kmajor, b, b_kmajor, 0, M, 0, N, K, mode, c, trans, bias, lr, KC, NC)
+        # the whole of C as block 0 of 1: bounds that are not constants, so that
+        # _gemm_block is compiled once (a literal 0 would make it a variant of its own)
+        m0, m1 = _block_bounds(M, 1, 0, MR)
+        n0, n1 = _block_bounds(N, 1, 0, NR)
+        _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC)
     else:
         _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, trans, bias, lr, nblk, by_rows, KC, NC)
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _direct_forward(x, w, b, y, n0, n1):
     n_in, n_out = w.shape
     for n in range(n0, n1):
@@ -677,7 +682,7 @@ def _direct_forward(x, w, b, y, n0, n1):
                 y[n, j] += x_ni * w[i, j]
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _direct_backward_input(dy, w, dx, n0, n1):
     n_in, n_out = w.shape
     for n in range(n0, n1):
@@ -690,7 +695,7 @@ def _direct_backward_input(dy, w, dx, n0, n1):
             dx[n, i] = s
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _direct_weight_gradient(x, dy, dw, i0, i1):
     n_out = dy.shape[1]
     for i in range(i0, i1):
@@ -704,7 +709,7 @@ def _direct_weight_gradient(x, dy, dw, i0, i1):
                 dw[i, j] += x_ni * dy[n, j]
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _bias_gradient(dy, db):
     for j in range(dy.shape[1]):
         db[j] = 0
@@ -713,7 +718,7 @@ def _bias_gradient(dy, db):
             db[j] += dy[n, j]
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _direct_sgd_update(x, dy, w, lr, i0, i1):
     n_out = dy.shape[1]
     g = np.empty(n_out, dtype=w.dtype)
@@ -731,7 +736,7 @@ def _direct_sgd_update(x, dy, w, lr, i0, i1):
 
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _dense_forward(x, w, b, y):
     n, n_in = x.shape
     n_out = w.shape[1]
@@ -741,7 +746,7 @@ def _dense_forward(x, w, b, y):
         _gemm(x, False, w, True, n, n_out, n_in, MODE_BIAS, y, b, y.dtype.type(0))
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _dense_backward_input(dy, w, dx):
     n, n_out = dy.shape
     n_in = w.shape[0]
@@ -751,7 +756,7 @@ def _dense_backward_input(dy, w, dx):
         _gemm(dy, False, w, False, n, n_in, n_out, MODE_STORE, dx, dx[0, :0], dx.dtype.type(0))
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _dense_backward_params(x, dy, dw, db):
     n, n_in = x.shape
     n_out = dy.shape[1]
@@ -762,7 +767,7 @@ def _dense_backward_params(x, dy, dw, db):
         _gemm(x, True, dy, True, n_in, n_out, n, MODE_STORE, dw, db, dw.dtype.type(0))
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _dense_sgd_update(x, dy, w, b, lr):
     n, n_in = x.shape
     n_out = dy.shape[1]

@@ -12,10 +12,11 @@ then summed serially in float64, so the total does not depend on the thread coun
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange, types
 
 from .. import _checks
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, ROW_BLOCK, SERIAL
+from .._jit import jit, unit
 
 __all__ = ["mse", "half_sse", "softmax_cross_entropy"]
 
@@ -23,7 +24,7 @@ MSE, HALF_SSE, CROSS_ENTROPY = 0, 1, 2
 CODES = {"mse": MSE, "half_sse": HALF_SSE, "softmax_cross_entropy": CROSS_ENTROPY}
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _loss_rows(code, y, t, labels, scale, dy, per_sample, n0, n1):
     k = y.shape[1]
     for n in range(n0, n1):
@@ -58,7 +59,7 @@ def _loss_rows(code, y, t, labels, scale, dy, per_sample, n0, n1):
             per_sample[n] = e * (1 / k if code == MSE else 0.5)
 
 
-@njit(**PARALLEL)
+@unit(returns=types.none, **PARALLEL)
 def _loss_parallel(code, y, t, labels, scale, dy, per_sample):
     rows = y.shape[0]
     for blk in prange((rows + ROW_BLOCK - 1) // ROW_BLOCK):
@@ -66,7 +67,7 @@ def _loss_parallel(code, y, t, labels, scale, dy, per_sample):
         _loss_rows(code, y, t, labels, scale, dy, per_sample, n0, min(n0 + ROW_BLOCK, rows))
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _loss(code, y, t, labels, scale, dy, per_sample):
     """Fill ``dy`` and ``per_sample``; return the float64 sum of ``per_sample``.
 

@@ -24,10 +24,10 @@ gathered there (:func:`_load_batch`), or the caller's arrays as they are (one
 """
 
 import numpy as np
-from numba import njit
 
 from .._checks import _is_finite
 from .._config import SERIAL
+from .._jit import jit, unit
 from .activations import _activation_backward, _activation_forward
 from .dense import _dense_backward_input, _dense_backward_params, _dense_forward
 from .losses import MSE, _loss
@@ -38,12 +38,12 @@ DENSE = 10
 """Kind code of a dense layer in ``spec`` (activation kinds are 0..3)."""
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _rows(flat, off, n, width):
     return flat[off:off + n * width].reshape((n, width))
 
 
-@njit(**SERIAL)
+@unit(**SERIAL)
 def _forward(spec, params, work, layout, x):
     """Run every layer on the batch x (n, n_in); return the view of the output slot."""
     n = x.shape[0]
@@ -62,7 +62,7 @@ def _forward(spec, params, work, layout, x):
     return _rows(work, layout[last + 1], n, spec[last, N_OUT])
 
 
-@njit(**SERIAL)
+@unit(**SERIAL)
 def _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean):
     """Forward pass on the batch x and loss against the class ``labels`` (n,), when
     not empty, or else the targets ``t`` (n, K); writes dE/dy of the output to the
@@ -80,7 +80,7 @@ def _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean):
     return total / n if mean else total
 
 
-@njit(**SERIAL)
+@unit(**SERIAL)
 def _backward(spec, params, grads, work, layout, x, weight_decay):
     """Fill ``grads`` from dE/dy in the first gradient buffer (as left by the loss on
     the batch x).
@@ -122,7 +122,7 @@ def _backward(spec, params, grads, work, layout, x, weight_decay):
         cur, other = other, cur
 
 
-@njit(**SERIAL)
+@unit(**SERIAL)
 def _train_step(spec, params, grads, m, s, hyper, step, work, layout, x, t, labels,
                 loss_code, mean, weight_decay, optimizer):
     """One training step on the batch x with targets t or labels (see
@@ -140,7 +140,7 @@ def _train_step(spec, params, grads, m, s, hyper, step, work, layout, x, t, labe
     return loss, _optimizer_step(optimizer, params, grads, m, s, hyper, step)
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n):
     """Copy samples order[start:start + n] of x, and of labels or t (whichever is
     not empty), into the batch slots; return views of them: (x, t, labels) of the
@@ -167,7 +167,7 @@ def _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n):
     return xb, tb, label_buf[:0]
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _train_epoch(spec, params, grads, m, s, hyper, step, work, layout, label_buf, x, t,
                  labels, order, batch_size, loss_code, mean, weight_decay, optimizer,
                  batch_losses):
@@ -192,7 +192,7 @@ def _train_epoch(spec, params, grads, m, s, hyper, step, work, layout, label_buf
     return n_batches
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _predict(spec, params, work, layout, x, out, batch_size):
     """Forward pass over all rows of x, batch by batch, into out (N, K)."""
     total = x.shape[0]
@@ -203,5 +203,9 @@ def _predict(spec, params, work, layout, x, out, batch_size):
         n = min(batch_size, total - start)
         xb, _, _ = _load_batch(spec, work, layout, no_labels, x, empty_t, no_labels, order, start, n)
         y = _forward(spec, params, work, layout, xb)
-        out[start:start + n] = y
+        # element by element: an array assigned to a slice brings Numba's
+        # shape-mismatch message, whose string formatting took 2 s to compile
+        for r in range(n):
+            for c in range(y.shape[1]):
+                out[start + r, c] = y[r, c]
 

@@ -16,11 +16,12 @@ for Adam, ``s`` the second moment; both start at zero.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange, types
 
 from .. import _checks
 from .._checks import BETA1, BETA2, EPS, LR, MU, _is_finite
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, SERIAL
+from .._jit import jit, unit
 
 __all__ = ["sgd_update", "momentum_update", "adam_update"]
 
@@ -29,7 +30,7 @@ CODES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM}
 BLOCK = 4096
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
     """Update elements k0..k1-1, or with ``commit=False`` only compute the update.
 
@@ -79,7 +80,7 @@ def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
     return bad
 
 
-@njit(**PARALLEL)
+@unit(returns=types.int64, **PARALLEL)
 def _update_parallel(code, p, g, m, s, hyper, step, commit):
     size = p.size
     n_blocks = (size + BLOCK - 1) // BLOCK
@@ -90,7 +91,7 @@ def _update_parallel(code, p, g, m, s, hyper, step, commit):
     return bad.sum()
 
 
-@njit(**SERIAL)
+@jit(**SERIAL)
 def _optimizer_step(code, p, g, m, s, hyper, step):
     """Apply one update of optimizer ``code`` to flat ``p`` in place, if it is finite.
 

@@ -1,0 +1,216 @@
+"""How fastnn's kernels are compiled: :func:`jit` and :func:`unit`.
+
+Numba compiles every jitted function called from another one into a library of
+its own, then links that library's LLVM module into the caller and optimizes and
+generates code for the whole again (``CPUCodeLibrary.finalize``).  So a kernel
+reached through a chain of callers is compiled once per link of the chain: the GEMM
+below ``Network.fit`` was compiled about ten times, and every entry point that
+reached it (``fit``, ``predict``, ``train_step``, the public dense kernels) paid
+for all of them again.
+
+A **unit** is compiled once per signature and called from other kernels through
+its address, never linked into them:
+
+- each call site holds a private slot for the unit's address, empty in a new
+  process; the first call asks :func:`_unit_address` (a C callback) for it, which
+  compiles the unit or loads it from the cache, and fills the slot.  Later calls
+  load the slot and call through it (about 5 ns more than a linked call).
+- the caller's machine code therefore holds no address and no symbol of this
+  process: it can be cached and loaded by any later process, whatever that process
+  compiled or loaded before.
+
+The rule here: the GEMM and every kernel with a parallel loop are units.  They are
+the code that is long to compile; what links them is serial and short.  A unit is
+never called from inside a parallel loop (the callback takes the GIL).
+
+:func:`jit` and :func:`unit` take :data:`fastnn._config.SERIAL` or ``PARALLEL``;
+with ``cache=True`` the kernel uses :class:`fastnn._cache.KernelCache`.
+"""
+
+import ctypes
+import inspect
+import pickle
+import sys
+import traceback
+
+import llvmlite.binding as llvm
+import numba
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils, registry
+from numba.core.typing.typeof import typeof_impl
+from numba.extending import intrinsic
+
+from ._cache import KernelCache, start_threads
+
+_UNITS = {}
+_RESOLVER = "fastnn_unit_address"
+
+
+class Kernel(registry.CPUDispatcher):
+    """Numba's CPU dispatcher, compiling one variant per argument type, never one per
+    constant: a call ``f(x, 0)`` from another kernel is typed ``f(array, int64)``,
+    not ``f(array, Literal[int](0))``.  (Numba compiles a variant of its own for
+    every literal a caller passes; those variants were a third of fastnn's compile
+    time, and none was faster: the kernels branch on their arguments at run time.)
+    """
+
+    def get_call_template(self, args, kws):
+        args = tuple(types.unliteral(a) for a in args)
+        kws = {name: types.unliteral(a) for name, a in kws.items()}
+        return super().get_call_template(args, kws)
+
+
+def jit(**options):
+    """``numba.njit(**options)`` as a :class:`Kernel`, with fastnn's cache when
+    ``options["cache"]``."""
+    options = dict(options)
+    cache = options.pop("cache", False)
+    options["nopython"] = True
+    # no kernel is passed as a first-class function: its C wrapper would be compiled
+    # for nothing (0.5-0.7 s of a cold `fastnn train`)
+    options.setdefault("no_cfunc_wrapper", True)
+
+    def decorate(func):
+        if numba.config.DISABLE_JIT:
+            return func
+        dispatcher = Kernel(func, targetoptions=options)
+        if cache:
+            dispatcher._cache = KernelCache(dispatcher)
+        return dispatcher
+
+    return decorate
+
+
+def unit(returns=None, **options):
+    """Like :func:`jit`, but the kernel is a :class:`Unit`.
+
+    ``returns``: the Numba type the kernel returns (``numba.types.none`` for none),
+    when it does not depend on the arguments.  Such a unit is compiled (or loaded)
+    on its first call, not when a kernel that calls it is compiled: a parallel
+    kernel that a small network never reaches is never compiled.  Without it, the
+    unit is compiled with its caller, to learn its return type.
+    """
+    def decorate(func):
+        kernel = jit(**options)(func)
+        return kernel if numba.config.DISABLE_JIT else Unit(kernel, returns)
+
+    return decorate
+
+
+def _unit_address(key, size):
+    """The C callback behind every unit call site: the address of the unit's
+    compiled code for the signature in ``key``, compiling or loading it; 0 (and the
+    error printed) when that fails."""
+    try:
+        name, argtypes, restype = pickle.loads(ctypes.string_at(key, size))
+        return _UNITS[name].address(argtypes, restype)
+    except BaseException:  # an exception cannot cross into compiled code
+        traceback.print_exc(file=sys.stderr)
+        return 0
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(_unit_address)
+llvm.add_symbol(_RESOLVER, ctypes.cast(_CALLBACK, ctypes.c_void_p).value)
+
+
+class Unit:
+    """A kernel called by address from other kernels (see the module docstring).
+
+    Called from Python it is its dispatcher; ``unit.dispatcher`` is that dispatcher.
+    """
+
+    def __init__(self, dispatcher, returns=None):
+        self.dispatcher = dispatcher
+        self.returns = returns
+        func = dispatcher.py_func
+        self.name = f"{func.__module__}:{func.__qualname__}"
+        self.__doc__, self.__name__, self.__module__ = func.__doc__, func.__name__, func.__module__
+        self.__qualname__, self.__wrapped__ = func.__qualname__, func
+        _UNITS[self.name] = self
+        # an intrinsic with the kernel's own parameters, so that calls are typed
+        # (and keywords folded) as for the kernel itself
+        params = list(inspect.signature(func).parameters)
+        source = (f"def call(typingctx, {', '.join(params)}):\n"
+                  f"    return typed(({', '.join(params)}{',' if len(params) == 1 else ''}))\n")
+        scope = {"typed": self._typed}
+        exec(source, scope)
+        self._call = intrinsic(scope["call"])
+        self._numba_type = None
+
+    def __call__(self, *args, **kwargs):
+        return self.dispatcher(*args, **kwargs)
+
+    def __getattr__(self, name):
+        # the dispatcher's attributes (signatures, overloads, stats, py_func, ...)
+        if name == "dispatcher":
+            raise AttributeError(name)
+        return getattr(self.dispatcher, name)
+
+    @property
+    def __fastnn_kernel__(self):
+        # what fastnn._cache hashes for the kernels that call this one
+        return self.dispatcher, repr(self.returns)
+
+    def __repr__(self):
+        return f"Unit({self.name})"
+
+    def address(self, argtypes, restype):
+        """The native entry point of the unit for ``argtypes``, compiled or loaded."""
+        start_threads()
+        self.dispatcher.compile(argtypes)
+        cres = self.dispatcher.overloads[argtypes]
+        if cres.signature.return_type != restype:
+            raise RuntimeError(f"{self.name}{argtypes} returns {cres.signature.return_type}, "
+                               f"its caller was compiled for {restype}")
+        return cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+
+    def _typed(self, args):
+        argtypes = tuple(types.unliteral(a) for a in args)
+        restype = self.returns
+        if restype is None:
+            start_threads()
+            self.dispatcher.compile(argtypes)
+            restype = self.dispatcher.overloads[argtypes].signature.return_type
+        key = pickle.dumps((self.name, argtypes, restype))
+
+        def codegen(context, builder, sig, llargs):
+            fn = _load_address(builder, key)
+            with cgutils.if_unlikely(builder, cgutils.is_null(builder, fn)):
+                context.call_conv.return_user_exc(
+                    builder, RuntimeError, (f"fastnn: {self.name} could not be compiled or loaded",))
+            fnty = context.call_conv.get_function_type(sig.return_type, sig.args)
+            status, result = context.call_conv.call_function(
+                builder, builder.bitcast(fn, fnty.as_pointer()), sig.return_type, sig.args, llargs)
+            with cgutils.if_unlikely(builder, status.is_error):
+                context.call_conv.return_status_propagate(builder, status)
+            return result
+
+        return restype(*argtypes), codegen
+
+
+def _load_address(builder, key):
+    """Emit: the address in this call site's slot, asked of the resolver first if
+    the slot is still empty."""
+    module = builder.module
+    bytes_p = ir.IntType(8).as_pointer()
+    slot = ir.GlobalVariable(module, bytes_p, name=module.get_unique_name("fastnn.unit.slot"))
+    slot.linkage = "internal"
+    slot.initializer = ir.Constant(bytes_p, None)
+    with builder.if_then(cgutils.is_null(builder, builder.load_atomic(slot, "monotonic", 8)), likely=False):
+        text = cgutils.global_constant(module, module.get_unique_name("fastnn.unit.key"),
+                                       cgutils.make_bytearray(key))
+        resolver_type = ir.FunctionType(bytes_p, [bytes_p, ir.IntType(64)])
+        resolver = cgutils.get_or_insert_function(module, resolver_type, _RESOLVER)
+        found = builder.call(resolver, [builder.bitcast(text, bytes_p), ir.Constant(ir.IntType(64), len(key))])
+        builder.store_atomic(found, slot, "monotonic", 8)
+    return builder.load_atomic(slot, "monotonic", 8)
+
+
+@typeof_impl.register(Unit)
+def _typeof_unit(value, context):
+    if value._numba_type is None:
+        typing = registry.cpu_target.typing_context
+        typing.refresh()
+        value._numba_type = typing.resolve_value_type(value._call)
+    return value._numba_type
