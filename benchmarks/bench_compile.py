@@ -21,10 +21,24 @@ would cost a little more).
 ``first_trained_step`` is the wall time from launching the process to the end of that
 first step: interpreter start, imports, network and step (target with a warm cache:
 under 0.5 s).
+
+``ColdStart``: what a user of the command line meets, on a private copy of the
+package (its cache starts empty, and the edit below touches only the copy), each a
+whole ``fastnn train`` process timed from launch to exit:
+
+cold
+    The first run: every kernel it needs is compiled.
+warm
+    The second run: everything is loaded from the cache.
+warm_after_other_dtype
+    ``fastnn train --dtype float64`` ran (and compiled its variants) in between.
+warm_after_edit
+    A file that defines no kernel (``cli.py``) was edited in between.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -145,3 +159,63 @@ class StepCompile:
 
     def track_seconds(self, results, mode, what):
         return results[mode][what]
+
+
+COLD_START = ["cold", "warm", "warm_after_other_dtype", "warm_after_edit"]
+
+
+def _train_seconds(root, *args):
+    """Wall time of one ``fastnn train`` process on the package copy in ``root``."""
+    env = dict(os.environ, PYTHONPATH=root, FASTNN_CACHE="1")
+    env.pop("NUMBA_CACHE_DIR", None)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    start = time.perf_counter()
+    command = [sys.executable, "-c", "import sys; from fastnn.cli import main; sys.exit(main())"]
+    done = subprocess.run([*command, "train", "--no-progress", *args], env=env,
+                          cwd=root, capture_output=True, text=True, check=False, timeout=900)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"fastnn train failed:\n{done.stderr}")
+    return seconds
+
+
+def cold_start_series():
+    """The four ``ColdStart`` figures, in seconds, from one fresh copy of the package."""
+    import fastnn
+
+    with tempfile.TemporaryDirectory(prefix="fastnn-cold-") as root:
+        package = os.path.join(root, "fastnn")
+        shutil.copytree(os.path.dirname(os.path.abspath(fastnn.__file__)), package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        out = {"cold": _train_seconds(root), "warm": _train_seconds(root)}
+        _train_seconds(root, "--dtype", "float64")
+        out["warm_after_other_dtype"] = _train_seconds(root)
+        with open(os.path.join(package, "cli.py"), "a") as fh:
+            fh.write("\n# an edit that defines no kernel\n")
+        out["warm_after_edit"] = _train_seconds(root)
+    return out
+
+
+class ColdStart:
+    params = [COLD_START]
+    param_names = ["what"]
+    unit = "seconds"
+    timeout = 900
+
+    def setup_cache(self):
+        return cold_start_series()
+
+    setup_cache.timeout = 900
+
+    def track_seconds(self, results, what):
+        return results[what]
+
+
+if __name__ == "__main__":
+    # python -m benchmarks.bench_compile [runs]: the ColdStart series, medians of runs
+    import statistics
+
+    runs = [cold_start_series() for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 3)]
+    for what in COLD_START:
+        values = [run[what] for run in runs]
+        print(f"{what:24s} median {statistics.median(values):6.2f} s   runs " + " ".join(f"{v:.2f}" for v in values))
