@@ -38,7 +38,6 @@ def _no_special_exponent(bits, exponent):
     return bad == 0
 
 
-@jit(**SERIAL)
 def _all_finite(flat):
     """True unless the contiguous 1-D float array ``flat`` holds NaN or +-inf.
 
@@ -47,9 +46,11 @@ def _all_finite(flat):
     not sound here: ``reassoc`` and ``nsz`` together let LLVM fold ``x − x`` to 0,
     and it then missed every non-finite value but the first.)
     """
+    # the integer view is taken here, in NumPy: a kernel taking it would compile both
+    # views (and two kernels) for either dtype
     if flat.itemsize == 4:
-        return _no_special_exponent(flat.view(np.uint32), np.uint32(0x7F800000))
-    return _no_special_exponent(flat.view(np.uint64), np.uint64(0x7FF0000000000000))
+        return bool(_no_special_exponent(flat.view(np.uint32), np.uint32(0x7F800000)))
+    return bool(_no_special_exponent(flat.view(np.uint64), np.uint64(0x7FF0000000000000)))
 
 
 def float_array(a, name, shape_doc, ndim=2, dtype=None, dtype_of=None):

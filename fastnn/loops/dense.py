@@ -16,7 +16,9 @@ Each of the three weight sums is one product C = op(A) · op(B) of the same shap
     fused update       w  (n_in x n_out)   xᵀ          dy          n, then − lr ·
 
 Small problems (below :data:`DIRECT_MAX_FLOPS` multiply-adds) run the sums as
-written, row by row (``_direct_*``): nothing to allocate, nothing to pack.  Larger
+written, row by row (``_direct_*``): nothing to allocate, nothing to pack.  (Those
+are units, see :mod:`fastnn._jit`: a network with no small layer never compiles
+them.)  Larger
 ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
 
 - **Micro-kernel.** An MR x NR block of C lives in 24 zmm registers (float32: 6 rows
@@ -480,17 +482,9 @@ def _pack_transpose_narrow(src, r0, nrows, k0, kc, buf):
                     buf[d + i] = flat[s0 + i * ld + k] if i < _u(rows) else 0
 
 
-@jit(**SERIAL)
-def _pack(src, src_is_kmajor, r0, nrows, k0, kc, W, buf):
-    if src_is_kmajor:
-        _pack_copy(src, r0, nrows, k0, kc, W, buf)
-    else:
-        _pack_transpose(src, r0, nrows, k0, kc, W, buf)
-
-
 @unit(returns=types.none, **SERIAL)
 def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC):
-    """Block [m0, m1) x [n0, n1) of C, C = op(A) . op(B) (see _pack).
+    """Block [m0, m1) x [n0, n1) of C, C = op(A) . op(B) (see _pack_copy, _pack_transpose).
     This is the unit of work owned by one prange iteration; the serial path calls
     it too (with the whole of C), so every element is summed in the same order
     either way.
@@ -522,7 +516,12 @@ def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bia
     for kb in range(nkb):
         k0 = kb * KC
         kc = min(KC, K - k0)
-        _pack(a, a_kmajor, m0, mrows, k0, kc, MR, ap[kb * a_blk:(kb + 1) * a_blk])
+        # (the choice of copy inline, not in a function of its own: compiled alone,
+        # that function and its four copies were optimized once more for nothing)
+        if a_kmajor:
+            _pack_copy(a, m0, mrows, k0, kc, MR, ap[kb * a_blk:(kb + 1) * a_blk])
+        else:
+            _pack_transpose(a, m0, mrows, k0, kc, MR, ap[kb * a_blk:(kb + 1) * a_blk])
 
     for j0 in range(n0, n1, NC):
         nc = min(NC, n1 - j0)
@@ -530,7 +529,10 @@ def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bia
         for kb in range(nkb):
             k0 = kb * KC
             kc = min(KC, K - k0)
-            _pack(b, b_kmajor, j0, nc, k0, kc, NR, bp)
+            if b_kmajor:
+                _pack_copy(b, j0, nc, k0, kc, NR, bp)
+            else:
+                _pack_transpose(b, j0, nc, k0, kc, NR, bp)
             apk = ap[kb * a_blk:(kb + 1) * a_blk]
             for ip in range(npan_a):
                 r = m0 + ip * MR
@@ -635,17 +637,20 @@ def _gemm(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
     n_out = 10: 84% of the work is padding one way, 17% the other.)  Those writes
     are strided, so a small saving is not worth it: for dx = dy.wᵀ at (512, 1024, 10) the two
     orientations differ by 0.6% and the transposed one was 7x slower."""
-    MR, NR, _, _ = _tiles(a)
+    MR, NR, KC, NC = _tiles(a)
     trans = 4 * _padded_work(N, M, MR, NR) <= 3 * _padded_work(M, N, MR, NR)
-    # one call site: LLVM inlines the whole GEMM into each, and three of them
-    # tripled the compile time
+    # C = op(P) . op(Q), rows x cols, into c, or with trans into cᵀ
     if trans:
         p, p_kmajor, q, q_kmajor, rows, cols = b, b_kmajor, a, a_kmajor, N, M
     else:
         p, p_kmajor, q, q_kmajor, rows, cols = a, a_kmajor, b, b_kmajor, M, N
     bias_later = trans and mode == MODE_BIAS
-    _gemm_oriented(p, p_kmajor, q, q_kmajor, rows, cols, K, MODE_STORE if bias_later else mode,
-                   c, trans, bias, lr)
+    mode_now = MODE_STORE if bias_later else mode
+    nblk, by_rows = _split(rows, cols, K, not q_kmajor, a)
+    if nblk == 1:
+        _gemm_block(p, p_kmajor, q, q_kmajor, 0, rows, 0, cols, K, mode_now, c, trans, bias, lr, KC, NC)
+    else:
+        _gemm_par(p, p_kmajor, q, q_kmajor, rows, cols, K, mode_now, c, trans, bias, lr, nblk, by_rows, KC, NC)
     if bias_later:
         for m in range(M):
             crow = c[m]
@@ -653,22 +658,7 @@ def _gemm(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
                 crow[j] += bias[j]
 
 
-@jit(**SERIAL)
-def _gemm_oriented(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, trans, bias, lr):
-    """C = op(A) . op(B) (M x N) into c, or, with trans, into cᵀ (c is then N x M)."""
-    MR, NR, KC, NC = _tiles(a)
-    nblk, by_rows = _split(M, N, K, not b_kmajor, a)
-    if nblk == 1:
-        # the whole of C as block 0 of 1: bounds that are not constants, so that
-        # _gemm_block is compiled once (a literal 0 would make it a variant of its own)
-        m0, m1 = _block_bounds(M, 1, 0, MR)
-        n0, n1 = _block_bounds(N, 1, 0, NR)
-        _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC)
-    else:
-        _gemm_par(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, trans, bias, lr, nblk, by_rows, KC, NC)
-
-
-@jit(**SERIAL)
+@unit(returns=types.none, **SERIAL)
 def _direct_forward(x, w, b, y, n0, n1):
     n_in, n_out = w.shape
     for n in range(n0, n1):
@@ -682,7 +672,7 @@ def _direct_forward(x, w, b, y, n0, n1):
                 y[n, j] += x_ni * w[i, j]
 
 
-@jit(**SERIAL)
+@unit(returns=types.none, **SERIAL)
 def _direct_backward_input(dy, w, dx, n0, n1):
     n_in, n_out = w.shape
     for n in range(n0, n1):
@@ -695,7 +685,7 @@ def _direct_backward_input(dy, w, dx, n0, n1):
             dx[n, i] = s
 
 
-@jit(**SERIAL)
+@unit(returns=types.none, **SERIAL)
 def _direct_weight_gradient(x, dy, dw, i0, i1):
     n_out = dy.shape[1]
     for i in range(i0, i1):
@@ -718,7 +708,7 @@ def _bias_gradient(dy, db):
             db[j] += dy[n, j]
 
 
-@jit(**SERIAL)
+@unit(returns=types.none, **SERIAL)
 def _direct_sgd_update(x, dy, w, lr, i0, i1):
     n_out = dy.shape[1]
     g = np.empty(n_out, dtype=w.dtype)
