@@ -38,19 +38,26 @@ def _no_special_exponent(bits, exponent):
     return bad == 0
 
 
+@jit(**SERIAL)
+def _all_finite32(flat):
+    return _no_special_exponent(flat.view(np.uint32), np.uint32(0x7F800000))
+
+
+@jit(**SERIAL)
+def _all_finite64(flat):
+    return _no_special_exponent(flat.view(np.uint64), np.uint64(0x7FF0000000000000))
+
+
 def _all_finite(flat):
     """True unless the contiguous 1-D float array ``flat`` holds NaN or +-inf.
 
     A float is NaN or infinite exactly when all its exponent bits are set, so the
     test reads the bit patterns as integers.  (The float test ``Σ (x − x) == 0`` is
     not sound here: ``reassoc`` and ``nsz`` together let LLVM fold ``x − x`` to 0,
-    and it then missed every non-finite value but the first.)
+    and it then missed every non-finite value but the first.)  One kernel per
+    dtype: a kernel that branched on the item size would compile both views.
     """
-    # the integer view is taken here, in NumPy: a kernel taking it would compile both
-    # views (and two kernels) for either dtype
-    if flat.itemsize == 4:
-        return bool(_no_special_exponent(flat.view(np.uint32), np.uint32(0x7F800000)))
-    return bool(_no_special_exponent(flat.view(np.uint64), np.uint64(0x7FF0000000000000)))
+    return (_all_finite32 if flat.itemsize == 4 else _all_finite64)(flat)
 
 
 def float_array(a, name, shape_doc, ndim=2, dtype=None, dtype_of=None):

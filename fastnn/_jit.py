@@ -121,6 +121,10 @@ class Unit:
     """
 
     def __init__(self, dispatcher, returns=None):
+        # a class of its own whose __call__ is the dispatcher: called from Python, a
+        # unit costs what its dispatcher does (a method forwarding the call added
+        # 0.2 us, 2% of a 3-1-2 train_step)
+        self.__class__ = type("Unit", (Unit,), {"__call__": staticmethod(dispatcher)})
         self.dispatcher = dispatcher
         self.returns = returns
         func = dispatcher.py_func
@@ -138,7 +142,7 @@ class Unit:
         self._call = intrinsic(scope["call"])
         self._numba_type = None
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args, **kwargs):  # replaced per unit in __init__
         return self.dispatcher(*args, **kwargs)
 
     def __getattr__(self, name):
