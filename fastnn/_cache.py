@@ -30,8 +30,9 @@ segfault, seen here, when its signature had changed).
   ``NUMBA_CACHE_DIR`` when set, else ``__pycache__`` beside the module when it is
   writable, else Numba's per-user cache folder (a read-only install).
 
-A file that cannot be read back (cut short, from another version) is a miss: the
-kernel is compiled again and the file replaced.
+Each file holds a SHA-256 of its contents, checked before anything in it is
+unpickled: a file cut short, damaged, or of another format is a miss, and the kernel
+is compiled again and the file replaced.
 """
 
 import dis
@@ -51,6 +52,8 @@ from numba.core.caching import CompileResultCacheImpl, _Cache
 from numba.core.extending import _Intrinsic
 
 _PACKAGE = __name__.rpartition(".")[0]
+_MAGIC = b"fastnn-kernel-1\n"  # then the SHA-256 of the rest, then the pickled entry
+_DIGEST = 32
 _SIMPLE = (int, float, complex, bool, str, bytes, type(None))
 _VERSIONS = f"py{sys.version_info[:3]} numpy {np.__version__} numba {numba.__version__} llvmlite {llvmlite.__version__}"
 
@@ -228,22 +231,31 @@ class KernelCache(_Cache):
         key = self._key(sig, target_context.codegen())
         try:
             with open(self._path(key), "rb") as fh:
-                stored_key, payload = pickle.loads(fh.read())
-        except FileNotFoundError:
+                data = fh.read()
+        except OSError:
             return None
-        except Exception:  # cut short, or written by another version: compile again
+        body = data[len(_MAGIC) + _DIGEST:]
+        if data[:len(_MAGIC)] != _MAGIC or data[len(_MAGIC):len(_MAGIC) + _DIGEST] != hashlib.sha256(body).digest():
+            return None  # cut short, damaged, or of another format: compile again
+        try:
+            stored_key, payload = pickle.loads(body)
+        except Exception:
             return None
         if stored_key != key:
             return None
         start_threads()
-        return self._ready().rebuild(target_context, payload)
+        try:
+            return self._ready().rebuild(target_context, payload)
+        except Exception:  # a payload that does not rebuild: compile again
+            return None
 
     def save_overload(self, sig, cres):
         if not self._enabled or not self._ready().check_cachable(cres):
             return
         key = self._key(sig, cres.codegen)
         path = self._path(key)
-        data = serialize.dumps((key, self._impl.reduce(cres)))
+        body = serialize.dumps((key, self._impl.reduce(cres)))
+        data = _MAGIC + hashlib.sha256(body).digest() + body
         try:
             self._impl.locator.ensure_cache_path()
             tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"

@@ -141,6 +141,20 @@ def test_two_processes_starting_cold_at_once_leave_a_valid_cache(tmp_path):
     assert third["compiled"] == [] and third["y"] == results[0]["y"]
 
 
+def test_damaged_cache_files_are_compiled_again(tmp_path):
+    package = _copy(tmp_path)
+    first = _run(tmp_path, "float64")
+    files = sorted(package.rglob("*.nbc"))
+    assert files
+    for number, path in enumerate(files):
+        data = path.read_bytes()
+        # cut short, or one byte changed in the middle
+        path.write_bytes(data[:len(data) // 3] if number % 2 else data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
+    again = _run(tmp_path, "float64")
+    assert again["compiled"] and again["y"] == first["y"] and again["loss"] == first["loss"]
+    assert _run(tmp_path, "float64")["compiled"] == []
+
+
 def _set_immutable(path, on):
     flag = "+i" if on else "-i"
     return subprocess.run(["chattr", "-R", flag, str(path)], capture_output=True).returncode == 0
