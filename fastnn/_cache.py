@@ -82,12 +82,18 @@ def _dependency_names(code):
     return globals_, attributes
 
 
+_FUNCTION_DIGESTS = {}
+"""(module, qualname) -> the digest of a function and of all it reads: computed once
+per process (kernels share most of what they call), for functions not on a cycle."""
+
+
 class _Fingerprint:
     """A hash of an object and of what compiled code made from it depends on."""
 
-    def __init__(self):
+    def __init__(self, open_functions=frozenset()):
         self._hash = hashlib.sha256(_VERSIONS.encode())
-        self._seen = set()
+        self._open = open_functions  # the functions being hashed, outside this one
+        self.on_cycle = False
 
     def hexdigest(self):
         return self._hash.hexdigest()
@@ -156,10 +162,22 @@ class _Fingerprint:
 
     def function(self, func):
         token = (func.__module__, func.__qualname__)
-        self._put("function", *token)
-        if token in self._seen:  # recursion, or a helper reached twice
+        if token in self._open:  # recursion: named, not hashed again
+            self._put("function", *token)
+            self.on_cycle = True
             return
-        self._seen.add(token)
+        digest = _FUNCTION_DIGESTS.get(token)
+        if digest is None:
+            inner = _Fingerprint(self._open | {token})
+            inner._function_body(func)
+            digest = inner.hexdigest()
+            if inner.on_cycle:  # its digest depends on where the cycle was entered
+                self.on_cycle = True
+            else:
+                _FUNCTION_DIGESTS[token] = digest
+        self._put("function", *token, digest)
+
+    def _function_body(self, func):
         self.code(func.__code__)
         self.value(func.__defaults__)
         self.value(func.__kwdefaults__)
