@@ -19,9 +19,12 @@ its address, never linked into them:
   process: it can be cached and loaded by any later process, whatever that process
   compiled or loaded before.
 
-The rule here: the GEMM and every kernel with a parallel loop are units.  They are
-the code that is long to compile; what links them is serial and short.  A unit is
-never called from inside a parallel loop (the callback takes the GIL).
+The rule here: the GEMM, its block, every kernel with a parallel loop, the direct
+dense loops and the network passes are units.  They are the code that is long to
+compile or that several entry points share; what links them is short.  A unit
+called inside a parallel loop (the GEMM's blocks) looks its address up from a
+worker thread, through a callback that takes the GIL: every fastnn kernel releases
+the GIL (``nogil``), so the lookup never waits for a thread that holds it.
 
 :func:`jit` and :func:`unit` take :data:`fastnn._config.SERIAL` or ``PARALLEL``;
 with ``cache=True`` the kernel uses :class:`fastnn._cache.KernelCache`.
@@ -52,7 +55,8 @@ class Kernel(registry.CPUDispatcher):
     constant: a call ``f(x, 0)`` from another kernel is typed ``f(array, int64)``,
     not ``f(array, Literal[int](0))``.  (Numba compiles a variant of its own for
     every literal a caller passes; those variants were a third of fastnn's compile
-    time, and none was faster: the kernels branch on their arguments at run time.)
+    time.  Where a constant made the code faster, the kernel branches on the value
+    once and inlines a copy for each: see the write-out of ``_micro_kernel``.)
     """
 
     def get_call_template(self, args, kws):

@@ -16,10 +16,9 @@ Each of the three weight sums is one product C = op(A) · op(B) of the same shap
     fused update       w  (n_in x n_out)   xᵀ          dy          n, then − lr ·
 
 Small problems (below :data:`DIRECT_MAX_FLOPS` multiply-adds) run the sums as
-written, row by row (``_direct_*``): nothing to allocate, nothing to pack.  (Those
-are units, see :mod:`fastnn._jit`: a network with no small layer never compiles
-them.)  Larger
-ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
+written, row by row (``_direct_*``): nothing to allocate, nothing to pack.  (They are
+units, see :mod:`fastnn._jit`: a network with no small layer never compiles them.)
+Larger ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
 
 - **Micro-kernel.** An MR x NR block of C lives in 24 zmm registers (float32: 6 rows
   x 64 columns = 4 vectors per row; float64: 4 x 48 = 6 vectors) while it sums
