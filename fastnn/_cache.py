@@ -10,7 +10,7 @@ segfault, seen here, when its signature had changed).
 :class:`KernelCache` replaces it for every fastnn kernel (see :mod:`fastnn._jit`):
 
 - **Keyed to what a kernel depends on.** The stamp of a kernel is a hash of its
-  bytecode and, transitively, of everything that bytecode names: the kernels,
+  bytecode (not its docstring) and, transitively, of everything that bytecode names: the kernels,
   intrinsics and Python helpers it calls (their bytecode), the constants it reads
   (their values), the compile options, and the versions of Python, NumPy, Numba and
   llvmlite (:func:`fingerprint`).  An edit recompiles the kernels that read what
@@ -178,7 +178,7 @@ class _Fingerprint:
         self._put("function", *token, digest)
 
     def _function_body(self, func):
-        self.code(func.__code__)
+        self.code(func.__code__, docstring=func.__doc__)
         self.value(func.__defaults__)
         self.value(func.__kwdefaults__)
         if func.__closure__:
@@ -190,9 +190,12 @@ class _Fingerprint:
                 self._put("global", name)
                 self.value(func.__globals__[name], attributes)
 
-    def code(self, code):
+    def code(self, code, docstring=None):
         self._put("code", code.co_code, code.co_names, code.co_argcount, code.co_kwonlyargcount)
-        for const in code.co_consts:
+        consts = code.co_consts
+        if docstring is not None and consts and consts[0] == docstring:
+            consts = consts[1:]  # the docstring: an edit of it compiles nothing again
+        for const in consts:
             if isinstance(const, pytypes.CodeType):
                 self.code(const)
             else:
@@ -284,16 +287,16 @@ class KernelCache(_Cache):
             return
         self._remove_older(path)
 
+    def _files(self, folder):
+        """This kernel's files in ``folder``, of every stamp and signature."""
+        pattern = os.path.join(glob.escape(folder), glob.escape(self._base) + "-*-*.nbc")
+        return [path for path in glob.glob(pattern)
+                if os.path.basename(path).count("-") == self._base.count("-") + 2]
+
     def _remove_older(self, path):
         """Delete this kernel's files of other stamps (older versions of its code)."""
         current = f"{self._base}-{self._stamp[:16]}-"
-        for old in glob.glob(os.path.join(glob.escape(os.path.dirname(path)), glob.escape(self._base) + "-*.nbc")):
-            name = os.path.basename(old)
-            if not name.startswith(current) and name.count("-") == self._base.count("-") + 2:
-                try:
-                    os.remove(old)
-                except OSError:
-                    pass
+        _remove(old for old in self._files(os.path.dirname(path)) if not os.path.basename(old).startswith(current))
 
     def enable(self):
         self._enabled = True
@@ -302,8 +305,12 @@ class KernelCache(_Cache):
         self._enabled = False
 
     def flush(self):
-        for path in glob.glob(os.path.join(glob.escape(self.cache_path), glob.escape(self._base) + "-*.nbc")):
-            try:
-                os.remove(path)
-            except OSError:
-                pass
+        _remove(self._files(self.cache_path))
+
+
+def _remove(paths):
+    for path in paths:
+        try:
+            os.remove(path)
+        except OSError:  # read-only, or another process removed it first
+            pass

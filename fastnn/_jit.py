@@ -146,9 +146,6 @@ class Unit:
         self._call = intrinsic(scope["call"])
         self._numba_type = None
 
-    def __call__(self, *args, **kwargs):  # replaced per unit in __init__
-        return self.dispatcher(*args, **kwargs)
-
     def __getattr__(self, name):
         # the dispatcher's attributes (signatures, overloads, stats, py_func, ...)
         if name == "dispatcher":

@@ -57,10 +57,9 @@ def _copy(tmp_path):
 
 
 def _env(tmp_path, **extra):
-    env = dict(os.environ, PYTHONPATH=str(tmp_path / "pkg"), FASTNN_CACHE="1", **extra)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "pkg"), FASTNN_CACHE="1")
     env.pop("NUMBA_CACHE_DIR", None)
-    env.update(extra)
-    return env
+    return dict(env, **extra)
 
 
 def _start(tmp_path, dtype, env):
@@ -93,10 +92,14 @@ def test_cache_holds_across_dtypes_and_edits_that_define_no_kernel(tmp_path):
     again32 = _run(tmp_path, "float32")
     assert again32["compiled"] == [] and again32 == dict(first32, compiled=[])
     assert _run(tmp_path, "float64")["compiled"] == []
-    # files that define no kernel, and the docstring of one that does
+    # files that define no kernel, the docstring of a module that does, and the
+    # docstring and comments of a kernel (the GEMM itself)
     (package / "cli.py").write_text((package / "cli.py").read_text() + "\n# an edit\n")
     (package / "data.py").write_text((package / "data.py").read_text() + "\n\ndef _helper():\n    return 1\n")
     _edit(package / "loops" / "dense.py", '"""Dense layer, loop form', '"""Dense layer (edited), loop form')
+    _edit(package / "loops" / "dense.py", '"""C = op(A) . op(B) written out by ``mode``',
+          '"""C = op(A) . op(B) (an edited docstring) written out by ``mode``')
+    _edit(package / "loops" / "dense.py", "    # C = op(P) . op(Q), rows x cols", "    # an edited comment\n    # C = op(P) . op(Q), rows x cols")
     assert _run(tmp_path, "float32")["compiled"] == []
     # an edit of one activation kernel: that kernel and the kernels that link it
     # compile again; the GEMM, the losses and the optimizers come from the cache
