@@ -12,8 +12,8 @@ segfault, seen here, when its signature had changed).
 - **Keyed to what a kernel depends on.** The stamp of a kernel is a hash of its
   bytecode (not its docstring) and, transitively, of everything that bytecode names: the kernels,
   intrinsics and Python helpers it calls (their bytecode), the constants it reads
-  (their values), the compile options, and the versions of Python, NumPy, Numba and
-  llvmlite (:func:`fingerprint`).  An edit recompiles the kernels that read what
+  (their values), the compile options, the versions of Python, NumPy, Numba and
+  llvmlite, and the machine rules of :mod:`fastnn._machine` (:func:`fingerprint`).  An edit recompiles the kernels that read what
   changed, and nothing else.
 - **One file per compiled variant**, named by the stamp and the signature, written
   to a temporary name and renamed into place: two processes that compile at once
@@ -50,6 +50,8 @@ import numpy as np
 from numba.core import serialize
 from numba.core.caching import CompileResultCacheImpl, _Cache
 from numba.core.extending import _Intrinsic
+
+from . import _machine
 
 _PACKAGE = __name__.rpartition(".")[0]
 _MAGIC = b"fastnn-kernel-1\n"  # then the SHA-256 of the rest, then the pickled entry
@@ -91,7 +93,7 @@ class _Fingerprint:
     """A hash of an object and of what compiled code made from it depends on."""
 
     def __init__(self, open_functions=frozenset()):
-        self._hash = hashlib.sha256(_VERSIONS.encode())
+        self._hash = hashlib.sha256(f"{_VERSIONS} {_machine.summary()}".encode())
         self._open = open_functions  # the functions being hashed, outside this one
         self.on_cycle = False
 

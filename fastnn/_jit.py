@@ -30,6 +30,7 @@ the GIL (``nogil``), so the lookup never waits for a thread that holds it.
 with ``cache=True`` the kernel uses :class:`fastnn._cache.KernelCache`.
 """
 
+import copy
 import ctypes
 import inspect
 import pickle
@@ -40,14 +41,54 @@ import llvmlite.binding as llvm
 import numba
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils, registry
+from numba.core import cgutils, compiler, registry
 from numba.core.typing.typeof import typeof_impl
 from numba.extending import intrinsic
 
+from . import _machine
 from ._cache import KernelCache, start_threads
 
 _UNITS = {}
 _RESOLVER = "fastnn_unit_address"
+
+
+_TUNED_CLASSES = {}
+_SUBROUTINES = {}
+
+
+def _tuned(context):
+    """A copy of Numba's target ``context`` that gives each function it lowers the
+    attributes of :func:`fastnn._machine.tune`, and keeps the helpers it compiles
+    (Numba's implementations of ``np.exp``, ...) apart from those of other Numba code.
+
+    Numba shares compiled helpers between all code of a process, keyed without the
+    fastmath flags or the attributes: which code compiled a helper first would
+    decide the instructions fastnn's kernels run.  Here they are kept per fastmath
+    setting, for fastnn's kernels only.  The parallel loops' bodies are lowered
+    through the same context, so they are tuned too.
+    """
+    base = type(context)
+    cls = _TUNED_CLASSES.get(base)
+    if cls is None:
+        def post_lowering(self, module, library):
+            _machine.tune(module)
+            base.post_lowering(self, module, library)
+
+        cls = _TUNED_CLASSES[base] = type(f"Tuned{base.__name__}", (base,), {"post_lowering": post_lowering})
+    if type(context) is not cls:
+        context = copy.copy(context)
+        context.__class__ = cls
+    fastmath = frozenset(getattr(context.fastmath, "flags", None) or ())
+    context.cached_internal_func = _SUBROUTINES.setdefault(fastmath, {})
+    return context
+
+
+class _Compiler(compiler.Compiler):
+    """Numba's pipeline, lowering through :func:`_tuned`."""
+
+    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
+        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
+        self.state.targetctx = _tuned(self.state.targetctx)
 
 
 class Kernel(registry.CPUDispatcher):
@@ -78,7 +119,7 @@ def jit(**options):
     def decorate(func):
         if numba.config.DISABLE_JIT:
             return func
-        dispatcher = Kernel(func, targetoptions=options)
+        dispatcher = Kernel(func, targetoptions=options, pipeline_class=_Compiler)
         if cache:
             dispatcher._cache = KernelCache(dispatcher)
         return dispatcher

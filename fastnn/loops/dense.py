@@ -20,10 +20,11 @@ written, row by row (``_direct_*``): nothing to allocate, nothing to pack.  (The
 units, see :mod:`fastnn._jit`: a network with no small layer never compiles them.)
 Larger ones run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
 
-- **Micro-kernel.** An MR x NR block of C lives in 24 zmm registers (float32: 6 rows
-  x 64 columns = 4 vectors per row; float64: 4 x 48 = 6 vectors) while it sums
+- **Micro-kernel.** An MR x NR block of C lives in three quarters of the vector
+  registers (:func:`fastnn._machine.tiles`; with AVX-512, 24 zmm registers: float32
+  6 rows x 64 columns = 4 vectors per row, float64 4 x 48 = 6 vectors) while it sums
   ``acc[i, j] += A[i, k] · B[k, j]`` over k: each k broadcasts MR scalars of A and
-  loads NR/16 (NR/8) vectors of B for 24 FMAs, so the loop is bound by the FMA units,
+  loads NR/16 (NR/8) vectors of B for MR·NR/16 (/8) FMAs, so the loop is bound by the FMA units,
   not by loads.  Loop order k → i → j: j innermost and contiguous (vectorized), and
   every element is one sequential FMA chain over k, with no horizontal sums.
 - **Packing.** A's rows and B's columns are copied into contiguous k-major panels
@@ -46,11 +47,12 @@ Larger ones run one register-blocked kernel for all four (the GotoBLAS/BLIS sche
   products), was measured no faster than each block packing its own copy: reading
   the half packed by the other core cost as much.
 - **Cache blocking.** k in blocks of about KC (an A micro-panel, MR x KC, stays in
-  L1; K is cut into equal blocks, so there is no short last one), columns in blocks
-  of NC (a packed B block, KC x NC, about 384 KiB, stays in L2).  Partial sums of
+  a quarter of L1; K is cut into equal blocks, so there is no short last one),
+  columns in blocks of NC (a packed B block, KC x NC, stays in 3/8 of L2).  Partial sums of
   successive k blocks are added into C in increasing k.  Measured no faster, in
   interleaved runs: the GotoBLAS order (k blocks outside the column blocks, one
-  packed slice of A at a time), KC = 512 for float32, and software prefetch of the
+  packed slice of A at a time), other KC and NC (on Zen 4 and on a Xeon: the
+  machine rule against the sizes tuned by hand there), and software prefetch of the
   B micro-panel or of the C tile.
 - **Narrow C.** When C has fewer columns than a tile (n_out = 10), Cᵀ = op(B)ᵀ op(A)ᵀ
   is computed instead, written into c transposed (see ``_gemm``).
@@ -84,7 +86,7 @@ from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic
 
-from .. import _checks
+from .. import _checks, _machine
 from .._config import PARALLEL, PARALLEL_MIN_FLOPS, SERIAL
 from .._jit import jit, unit
 
@@ -101,23 +103,12 @@ DIRECT_MAX_FLOPS = 1 << 14
 its allocations would cost more than the arithmetic (a 3-1-2 network's step must
 stay within about 2 microseconds)."""
 
-# ---------------------------------------------------------------------------
-# Tile-size constants (per dtype), chosen on this project's machine, an AMD EPYC
-# Zen 4 (LLVM target znver4: 32 zmm registers, 32 KiB L1d, 1 MiB L2 per core).  MR x NR = 24 zmm accumulators.  NR must stay >= 48: with a
-# shorter j loop LLVM fully unrolls it *before* the loop vectoriser runs and then
-# vectorises the k loop with gathers (measured 1.6 GFLOP/s instead of 110).
-#   float32: MR=6, NR=64  (6 rows x 4 zmm)        -> 111 GFLOP/s/core in L1 test
-#   float64: MR=4, NR=48  (4 rows x 6 zmm)        ->  54 GFLOP/s/core in L1 test
-# KC: length of the k block.  The A micro-panel MR*KC (9 KiB f32 / 8 KiB f64) stays
-#     in L1 while the loop over B micro-panels runs; fewer k blocks also means fewer
-#     read-modify-write passes over C.
-# NC: columns of the B block; KC*NC (384 KiB) sits in the 1 MiB L2 next to the
-#     C sub-block being updated.  (Tried KC x NC = 256x512, 256x256, 512x256,
-#     512x128, 384x256 for f32 and 256x240, 256x192, 384x192, 512x96 for f64 with
-#     interleaved timing: 256x512 was ~20% slower, the others within noise.)
-# ---------------------------------------------------------------------------
-MR32, NR32, KC32, NC32 = 6, 64, 384, 256
-MR64, NR64, KC64, NC64 = 4, 48, 256, 192
+# Tile sizes per dtype, derived from the machine's vector width, register count and
+# cache sizes by the rule written in fastnn._machine (MR x NR accumulators in 3/4 of
+# the vector registers, NR >= 48; an A micro-panel MR x KC in a quarter of L1; a packed
+# B block KC x NC in 3/8 of L2).
+MR32, NR32, KC32, NC32 = _machine.tiles(4)
+MR64, NR64, KC64, NC64 = _machine.tiles(8)
 
 
 @intrinsic
@@ -282,10 +273,10 @@ def _micro_kernel(ap, bp, kc, c, trans, r, cc, mr, nr, mode, first, last, bias, 
     ap[k*MR + i] = A[r+i, k0+k]   (A micro-panel, k-major: MR scalars per k)
     bp[k*NR + j] = B[k0+k, cc+j]  (B micro-panel, k-major: NR contiguous per k)
     Loop order k -> i -> j: for each k, broadcast A[i, k] and FMA it into the
-    NR-wide row i of the accumulator (vectorised over j: 4 zmm for float32,
-    6 zmm for float64):   acc[i, j] += A[i, k] * B[k, j].
-    acc is a stack tile that LLVM keeps entirely in 24 zmm registers across the
-    k loop (verified in the assembly); each element is one sequential FMA chain.
+    NR-wide row i of the accumulator (vectorised over j: NR / lanes vectors):
+    acc[i, j] += A[i, k] * B[k, j].
+    acc is a stack tile that LLVM keeps entirely in registers across the k loop
+    (verified in the assembly); each element is one sequential FMA chain.
     Indices are relative to views (ap, bp, rows of c) so they are provably >= 0:
     with base+offset indices Numba's negative-index wraparound select made LLVM
     emit vgather/vscatter instead of unit-stride loads (4x slower).
