@@ -1,6 +1,6 @@
 """The training step of ``bench_training`` in other libraries, for reference: PyTorch
-(eager, ``torch.set_num_threads(2)``), JAX (``jax.jit`` of the whole step) and plain
-NumPy (a hand-written matmul step).
+(eager, ``torch.set_num_threads(2)``), JAX (``jax.jit`` of the whole step, and of a
+``lax.scan`` of it over an epoch) and plain NumPy (a hand-written matmul step).
 
 Each peer runs the same step as ``bench_training.TrainStep``: float32, Dense layers
 with ReLU between them, softmax cross-entropy ("mean") on class labels, one plain SGD
@@ -15,7 +15,10 @@ torch and jax are not dependencies of fastnn: install them to run this file.
 
 import numpy as np
 
-from .common import CORES, LR, NETWORKS, batch, network
+from .common import CORES, LR, NETWORKS, batch, classification, network
+
+EPOCH_BATCHES = 64
+"""Batches of the epoch that :class:`JaxScan` runs in one call."""
 
 
 class _Peer:
@@ -132,6 +135,7 @@ class Jax(_Peer):
             loss, grads = jax.value_and_grad(loss_fn)(params, x, t)
             return [(w - LR * gw, b - LR * gb) for (w, b), (gw, gb) in zip(params, grads)], loss
 
+        self.step_function = step
         self.jitted = jax.jit(step, donate_argnums=0)
         self.block_until_ready = jax.block_until_ready
         self.params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in weights]
@@ -140,3 +144,31 @@ class Jax(_Peer):
     def step(self):
         self.params, loss = self.jitted(self.params, self.x, self.t)
         return self.block_until_ready((self.params, loss))[1]
+
+
+class JaxScan(Jax):
+    """JAX running an epoch of ``EPOCH_BATCHES`` steps in one call, as fastnn's ``fit``
+    does: ``jax.lax.scan`` of the step of :class:`Jax` over the batches of the epoch,
+    in one ``jax.jit``.  ``step`` runs the whole epoch: ``steps_per_call`` steps."""
+
+    steps_per_call = EPOCH_BATCHES
+
+    def prepare(self, weights, x, t):
+        super().prepare(weights, x, t)
+        import jax
+        import jax.numpy as jnp
+
+        n, n_in = x.shape
+        xs, ts = classification(n * EPOCH_BATCHES, n_in, int(t.max()) + 1 if t.size else 1, "float32")
+        self.xs = jnp.asarray(xs.reshape(EPOCH_BATCHES, n, n_in))
+        self.ts = jnp.asarray(ts.astype(np.int32).reshape(EPOCH_BATCHES, n))
+        step = self.step_function
+
+        def epoch(params, xs, ts):
+            return jax.lax.scan(lambda p, batch: step(p, *batch), params, (xs, ts))
+
+        self.jitted_epoch = jax.jit(epoch, donate_argnums=0)
+
+    def step(self):
+        self.params, losses = self.jitted_epoch(self.params, self.xs, self.ts)
+        return self.block_until_ready((self.params, losses))[1][0]

@@ -14,7 +14,8 @@ of about ``--target`` seconds each.
 Implementations: fastnn ``Network.train_step`` (one Python call per step, as the peers
 make) in both forms; fastnn inside ``fit`` (an epoch of 64 batches in one compiled
 call, divided by 64); the NumPy, PyTorch (eager, 2 threads) and JAX (``jax.jit`` of the
-whole step) steps of ``bench_peers``; NumPy twice, with ``OPENBLAS_CORETYPE`` unset and
+whole step) steps of ``bench_peers``, and JAX's epoch in one call (``jax-scan``: a
+``lax.scan`` of the step, divided by 64, like for like with ``loops-fit``); NumPy twice, with ``OPENBLAS_CORETYPE`` unset and
 set to Haswell.  Peers that are not installed are left out.  GFLOP/s counts
 6 · batch · Σ n_in · n_out (forward, input and weight gradients).
 
@@ -29,15 +30,15 @@ import sys
 import textwrap
 
 SHAPES = ["3-1-2/b1", "64-128-10/b32", "784-256-128-10/b128", "1024-1024-1024-10/b512"]
-IMPLEMENTATIONS = ["loops", "loops-fit", "matrix", "numpy", "numpy-haswell", "torch", "jax"]
-EPOCH_BATCHES = 64
+IMPLEMENTATIONS = ["loops", "loops-fit", "matrix", "numpy", "numpy-haswell", "torch", "jax", "jax-scan"]
+PEERS = ["numpy", "numpy-haswell", "torch", "jax", "jax-scan"]
 
 _RUNNER = textwrap.dedent('''
     import json, statistics, sys, time
     import numpy as np
     sys.path.insert(0, ".")
     impl, name, repeat, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-    from benchmarks import common
+    from benchmarks import bench_peers, common
 
     def sample(step, calls):
         start = time.perf_counter()
@@ -50,31 +51,31 @@ _RUNNER = textwrap.dedent('''
         net = common.network(name, "matrix" if impl == "matrix" else "loops")
         if impl == "loops-fit":
             import fastnn
-            x, t = common.classification(batch * {batches}, widths[0], widths[-1], "float32")
+            x, t = common.classification(batch * bench_peers.EPOCH_BATCHES, widths[0], widths[-1], "float32")
             trainer = fastnn.Trainer(net, x, t, batch_size=batch, lr=common.LR, seed=0)
             step = trainer.epoch
-            per_call = {batches}
+            per_call = bench_peers.EPOCH_BATCHES
         else:
             x, t = common.batch(name)
             step = lambda: net.train_step(x, t, lr=common.LR)
             per_call = 1
     else:
-        from benchmarks import bench_peers
-        peer = {{"numpy": bench_peers.NumPy, "numpy-haswell": bench_peers.NumPy,
-                 "torch": bench_peers.Torch, "jax": bench_peers.Jax}}[impl]()
+        peer = {"numpy": bench_peers.NumPy, "numpy-haswell": bench_peers.NumPy,
+                 "torch": bench_peers.Torch, "jax": bench_peers.Jax,
+                 "jax-scan": bench_peers.JaxScan}[impl]()
         try:
             peer.setup(name)
         except NotImplementedError as missing:
-            print(json.dumps({{"skip": str(missing)}}))
+            print(json.dumps({"skip": str(missing)}))
             sys.exit(0)
         step = peer.step
-        per_call = 1
+        per_call = getattr(peer, "steps_per_call", 1)
     step()
     once = sample(step, 1)
     calls = max(1, int(target / max(once, 1e-7)))
     times = [sample(step, calls) / per_call for _ in range(repeat)]
-    print(json.dumps({{"seconds": statistics.median(times)}}))
-''').format(batches=EPOCH_BATCHES)
+    print(json.dumps({"seconds": statistics.median(times)}))
+''')
 
 
 def _flops(name):
@@ -130,13 +131,13 @@ def main(argv=None):
 
 def _table(rows):
     present = [impl for impl in IMPLEMENTATIONS if any(row.get(impl) for row in rows)]
-    lines = ["| shape | " + " | ".join(present) + " | loops vs fastest peer |",
+    lines = ["| shape | " + " | ".join(present) + " | loops-fit vs fastest peer |",
              "|---|" + "---|" * (len(present) + 1)]
     for row in rows:
         flops = _flops(row["shape"])
         cells = [f"{_format(row[i])} ({flops / row[i] / 1e9:.3g} GF/s)" if row.get(i) else "–" for i in present]
-        peers = [row[i] for i in ("numpy", "numpy-haswell", "torch", "jax") if row.get(i)]
-        ratio = f"{min(peers) / row['loops']:.2f}x" if peers else "–"
+        peers = [row[i] for i in PEERS if row.get(i)]
+        ratio = f"{min(peers) / row['loops-fit']:.2f}x" if peers and row.get("loops-fit") else "–"
         lines.append(f"| {row['shape']} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(lines)
 
