@@ -107,6 +107,7 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=7, help="samples per measurement (median)")
     parser.add_argument("--target", type=float, default=0.3, help="seconds per sample")
     parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--impls", default=",".join(IMPLEMENTATIONS), help="implementations to run")
     parser.add_argument("--json", help="also write the rows here")
     parser.add_argument("--render", help="print the table of rows written earlier with --json")
     args = parser.parse_args(argv)
@@ -117,7 +118,7 @@ def main(argv=None):
     rows = []
     for name in args.shapes.split(","):
         row = {"shape": name}
-        for impl in IMPLEMENTATIONS:
+        for impl in args.impls.split(","):
             result = _measure(impl, name, args.repeat, args.target)
             row[impl] = result.get("seconds")
             print(f"{name:24s} {impl:14s} {_format(row[impl]) if row[impl] else 'skipped'}",

@@ -24,6 +24,11 @@ gathered there (:func:`_load_batch`), or the caller's arrays as they are (one
 """
 
 import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic
+from numba.np.arrayobj import populate_array
 
 from .._checks import _is_finite
 from .._config import SERIAL
@@ -38,9 +43,47 @@ DENSE = 10
 """Kind code of a dense layer in ``spec`` (activation kinds are 0..3)."""
 
 
-@jit(**SERIAL)
-def _rows(flat, off, n, width):
-    return flat[off:off + n * width].reshape((n, width))
+@intrinsic
+def _rows(typingctx, flat, off, n, width):
+    """``flat[off:off + n * width].reshape((n, width))`` (a view, holding a reference
+    where ``flat`` does), without the call to Numba's reshape helper."""
+    if not (isinstance(flat, types.Array) and flat.ndim == 1):
+        return None
+    rows_type = types.Array(flat.dtype, 2, "C")
+
+    def codegen(context, builder, sig, args):
+        flat_value, off_value, n_value, width_value = args
+        source = context.make_array(sig.args[0])(context, builder, flat_value)
+        view = context.make_array(rows_type)(context, builder)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(flat.dtype)))
+        populate_array(view, data=builder.gep(source.data, [off_value]), shape=[n_value, width_value],
+                       strides=[builder.mul(width_value, itemsize), itemsize], itemsize=itemsize,
+                       meminfo=source.meminfo)
+        return impl_ret_borrowed(context, builder, rows_type, view._getvalue())
+
+    return rows_type(flat, types.intp, types.intp, types.intp), codegen
+
+
+@intrinsic
+def _unowned(typingctx, a):
+    """The array ``a`` holding no reference to its memory, nor do the views taken of it.
+
+    Every array passed to a compiled kernel costs an atomic increment and decrement
+    of its memory's reference count (Numba's reference counting), and a step passes
+    the network's buffers to some forty kernels: that was more than half of a 3-1-2
+    network's step.  The passes take their buffers through this on entry, as the
+    caller holds them for the whole call; no such array is returned to Python.
+    """
+    if not isinstance(a, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        array = context.make_array(a)(context, builder, args[0])
+        array.meminfo = cgutils.get_null_value(array.meminfo.type)
+        array.parent = cgutils.get_null_value(array.parent.type)
+        return array._getvalue()
+
+    return a(a), codegen
 
 
 @unit(**SERIAL)
@@ -67,6 +110,9 @@ def _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean):
     """Forward pass on the batch x and loss against the class ``labels`` (n,), when
     not empty, or else the targets ``t`` (n, K); writes dE/dy of the output to the
     first gradient buffer."""
+    # the caller holds these for the whole call: no reference counting (_unowned)
+    spec, params, work, layout = _unowned(spec), _unowned(params), _unowned(work), _unowned(layout)
+    x, t, labels = _unowned(x), _unowned(t), _unowned(labels)
     n_layers = spec.shape[0]
     n = x.shape[0]
     y = _forward(spec, params, work, layout, x)
@@ -90,6 +136,9 @@ def _backward(spec, params, grads, work, layout, x, weight_decay):
     until every gradient is known.  No input gradient is formed below the first
     Dense layer, where nothing would use it.
     """
+    # the caller holds these for the whole call: no reference counting (_unowned)
+    spec, params, grads, work = _unowned(spec), _unowned(params), _unowned(grads), _unowned(work)
+    layout, x = _unowned(layout), _unowned(x)
     n_layers = spec.shape[0]
     n = x.shape[0]
     first_dense = 0
@@ -133,6 +182,10 @@ def _train_step(spec, params, grads, m, s, hyper, step, work, layout, x, t, labe
     skipped and nothing is written: a diverging step leaves the parameters (and the
     optimizer's state) as they were.
     """
+    # the caller holds these for the whole call: no reference counting (_unowned)
+    spec, params, grads, m = _unowned(spec), _unowned(params), _unowned(grads), _unowned(m)
+    s, hyper, work, layout = _unowned(s), _unowned(hyper), _unowned(work), _unowned(layout)
+    x, t, labels = _unowned(x), _unowned(t), _unowned(labels)
     loss = _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean)
     if not _is_finite(loss):
         return loss, False
@@ -178,6 +231,11 @@ def _train_epoch(spec, params, grads, m, s, hyper, step, work, layout, label_buf
     steps applied: fewer than the number of batches when a step's loss or gradients
     were not finite, in which case training stops there with that step not applied.
     """
+    # the caller holds these for the whole call: no reference counting (_unowned)
+    spec, params, grads, m = _unowned(spec), _unowned(params), _unowned(grads), _unowned(m)
+    s, hyper, work, layout = _unowned(s), _unowned(hyper), _unowned(work), _unowned(layout)
+    label_buf, x, t, labels = _unowned(label_buf), _unowned(x), _unowned(t), _unowned(labels)
+    order, batch_losses = _unowned(order), _unowned(batch_losses)
     total = order.shape[0]
     n_batches = (total + batch_size - 1) // batch_size
     for k in range(n_batches):
@@ -195,6 +253,9 @@ def _train_epoch(spec, params, grads, m, s, hyper, step, work, layout, label_buf
 @jit(**SERIAL)
 def _predict(spec, params, work, layout, x, out, batch_size):
     """Forward pass over all rows of x, batch by batch, into out (N, K)."""
+    # the caller holds these for the whole call: no reference counting (_unowned)
+    spec, params, work, layout = _unowned(spec), _unowned(params), _unowned(work), _unowned(layout)
+    x, out = _unowned(x), _unowned(out)
     total = x.shape[0]
     order = np.arange(total)
     no_labels = np.empty(0, dtype=np.intp)
