@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from . import loops, matrix
+from . import _machine, loops, matrix
 from .network import Dense, Network, ReLU
 
 __all__ = ["KERNELS", "DENSE_KERNELS", "SIZES", "QUICK", "environment", "measure", "run",
@@ -332,6 +332,7 @@ def environment():
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
+        "kernels_for": _machine.summary(),
         "env": {k: os.environ[k] for k in _ENV_VARS if k in os.environ},
     }
 
@@ -358,6 +359,7 @@ def format_header(environment, settings):
         f"BLAS (numpy): {env['blas']}{runtime}",
         f"OPENBLAS_CORETYPE: {env['openblas_coretype'] or '(not set)'}",
         f"CPU: {env['cpu']} ({env['cpu_count']} logical cores)",
+        f"loop kernels compiled for: {env['kernels_for']}",
         "timed: the public functions as users call them (defaults, check_finite=True: "
         "validation and allocation included); warm-up call first (compile excluded), "
         f"then the median of {settings['repeat']} samples (~{settings['target_s']:g} s per measurement); "

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ROW_KEYS = {"kernel", "dtype", "size", "loops_s", "matrix_s", "speedup", "max_abs_diff",
             "gflops_loops", "gflops_matrix"}
 ENV_KEYS = {"fastnn", "numpy", "numba", "python", "numba_threads", "threading_layer", "blas",
-            "blas_runtime", "openblas_coretype", "cpu", "cpu_count", "env"}
+            "blas_runtime", "openblas_coretype", "cpu", "cpu_count", "kernels_for", "env"}
 
 
 @pytest.fixture(scope="module")
