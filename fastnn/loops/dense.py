@@ -89,6 +89,7 @@ from numba.extending import intrinsic
 from .. import _checks, _machine
 from .._config import PARALLEL, PARALLEL_MIN_FLOPS, SERIAL
 from .._jit import jit, unit
+from ._views import _unowned
 
 __all__ = ["dense_forward", "dense_backward_input", "dense_backward_params", "dense_sgd_update"]
 
@@ -515,7 +516,22 @@ def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bia
         part = np.empty((mrows, nc_max), a.dtype)      # partial sums over k
     else:
         part = np.empty((0, 0), a.dtype)
+    _gemm_tiles(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC,
+                nkb, a_blk, ap, bp, part)
 
+
+@jit(**SERIAL)
+def _gemm_tiles(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC,
+                nkb, a_blk, ap, bp, part):
+    """The loops of :func:`_gemm_block`, on the packing buffers it allocated (``ap``,
+    ``bp``, ``part``); every array is held by the caller for the call, so none is
+    reference counted here (:func:`._views._unowned`): a small product makes dozens
+    of micro-kernel calls."""
+    a, b, c, bias = _unowned(a), _unowned(b), _unowned(c), _unowned(bias)
+    ap, bp, part = _unowned(ap), _unowned(bp), _unowned(part)
+    MR, NR, _, _ = _tiles(a)
+    mrows = m1 - m0
+    npan_a = (mrows + MR - 1) // MR
     for kb in range(nkb):
         k0 = kb * KC
         kc = min(KC, K - k0)

@@ -24,15 +24,11 @@ gathered there (:func:`_load_batch`), or the caller's arrays as they are (one
 """
 
 import numpy as np
-from numba import types
-from numba.core import cgutils
-from numba.core.imputils import impl_ret_borrowed
-from numba.extending import intrinsic
-from numba.np.arrayobj import populate_array
 
 from .._checks import _is_finite
 from .._config import SERIAL
 from .._jit import jit, unit
+from ._views import _rows, _unowned
 from .activations import _activation_backward, _activation_forward
 from .dense import _dense_backward_input, _dense_backward_params, _dense_forward
 from .losses import MSE, _loss
@@ -41,49 +37,6 @@ from .optim import _optimizer_step
 KIND, N_IN, N_OUT, W_OFF, B_OFF = range(5)
 DENSE = 10
 """Kind code of a dense layer in ``spec`` (activation kinds are 0..3)."""
-
-
-@intrinsic
-def _rows(typingctx, flat, off, n, width):
-    """``flat[off:off + n * width].reshape((n, width))`` (a view, holding a reference
-    where ``flat`` does), without the call to Numba's reshape helper."""
-    if not (isinstance(flat, types.Array) and flat.ndim == 1):
-        return None
-    rows_type = types.Array(flat.dtype, 2, "C")
-
-    def codegen(context, builder, sig, args):
-        flat_value, off_value, n_value, width_value = args
-        source = context.make_array(sig.args[0])(context, builder, flat_value)
-        view = context.make_array(rows_type)(context, builder)
-        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(flat.dtype)))
-        populate_array(view, data=builder.gep(source.data, [off_value]), shape=[n_value, width_value],
-                       strides=[builder.mul(width_value, itemsize), itemsize], itemsize=itemsize,
-                       meminfo=source.meminfo)
-        return impl_ret_borrowed(context, builder, rows_type, view._getvalue())
-
-    return rows_type(flat, types.intp, types.intp, types.intp), codegen
-
-
-@intrinsic
-def _unowned(typingctx, a):
-    """The array ``a`` holding no reference to its memory, nor do the views taken of it.
-
-    Every array passed to a compiled kernel costs an atomic increment and decrement
-    of its memory's reference count (Numba's reference counting), and a step passes
-    the network's buffers to some forty kernels: that was more than half of a 3-1-2
-    network's step.  The passes take their buffers through this on entry, as the
-    caller holds them for the whole call; no such array is returned to Python.
-    """
-    if not isinstance(a, types.Array):
-        return None
-
-    def codegen(context, builder, sig, args):
-        array = context.make_array(a)(context, builder, args[0])
-        array.meminfo = cgutils.get_null_value(array.meminfo.type)
-        array.parent = cgutils.get_null_value(array.parent.type)
-        return array._getvalue()
-
-    return a(a), codegen
 
 
 @unit(**SERIAL)
