@@ -10,11 +10,11 @@ segfault, seen here, when its signature had changed).
 :class:`KernelCache` replaces it for every fastnn kernel (see :mod:`fastnn._jit`):
 
 - **Keyed to what a kernel depends on.** The stamp of a kernel is a hash of its
-  bytecode (not its docstring) and, transitively, of everything that bytecode names: the kernels,
-  intrinsics and Python helpers it calls (their bytecode), the constants it reads
-  (their values), the compile options, the versions of Python, NumPy, Numba and
-  llvmlite, and the machine rules of :mod:`fastnn._machine` (:func:`fingerprint`).  An edit recompiles the kernels that read what
-  changed, and nothing else.
+  bytecode (not its docstring) and, transitively, of everything that bytecode names:
+  the kernels, intrinsics and Python helpers it calls (their bytecode), the constants
+  it reads (their values), the compile options, the versions of Python, NumPy, Numba
+  and llvmlite, and what :mod:`fastnn._machine` found (:func:`fingerprint`).  An edit
+  recompiles the kernels that read what changed, and nothing else.
 - **One file per compiled variant**, named by the stamp and the signature, written
   to a temporary name and renamed into place: two processes that compile at once
   cannot overwrite each other's entries, and a reader sees a whole file or none.
