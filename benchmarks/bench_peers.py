@@ -149,7 +149,8 @@ class Jax(_Peer):
 class JaxScan(Jax):
     """JAX running an epoch of ``EPOCH_BATCHES`` steps in one call, as fastnn's ``fit``
     does: ``jax.lax.scan`` of the step of :class:`Jax` over the batches of the epoch,
-    in one ``jax.jit``.  ``step`` runs the whole epoch: ``steps_per_call`` steps."""
+    in one ``jax.jit``.  ``step`` runs the whole epoch: ``steps_per_call`` steps (so
+    asv's ``time_step`` here is the time of an epoch)."""
 
     steps_per_call = EPOCH_BATCHES
 
