@@ -160,7 +160,7 @@ class JaxScan(Jax):
         import jax.numpy as jnp
 
         n, n_in = x.shape
-        xs, ts = classification(n * EPOCH_BATCHES, n_in, int(t.max()) + 1 if t.size else 1, "float32")
+        xs, ts = classification(n * EPOCH_BATCHES, n_in, weights[-1][1].shape[0], "float32")
         self.xs = jnp.asarray(xs.reshape(EPOCH_BATCHES, n, n_in))
         self.ts = jnp.asarray(ts.astype(np.int32).reshape(EPOCH_BATCHES, n))
         step = self.step_function

@@ -367,10 +367,17 @@ def step_number(step):
     return int(step)
 
 
-def optimizer_hyper(lr, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
-    """Validate optimizer settings and pack them into the kernels' float64 vector."""
+def optimizer_hyper(dtype, lr, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Validate optimizer settings and pack them into the kernels' float64 vector.
+
+    ``lr`` must also be finite in ``dtype``, the parameters' dtype: the step is taken
+    in their precision, where a finite float64 ``lr`` beyond the float32 range (1e39)
+    would become inf and turn parameters into inf or NaN.
+    """
     hyper = np.empty(5, dtype=np.float64)
     hyper[LR] = learning_rate(lr)
+    if abs(hyper[LR]) > np.finfo(dtype).max:
+        raise ValueError(f"lr must be finite in {np.dtype(dtype)}, got {lr} (outside the {np.dtype(dtype)} range)")
     hyper[MU] = unit_interval(momentum, "momentum")
     hyper[BETA1] = unit_interval(beta1, "beta1")
     hyper[BETA2] = unit_interval(beta2, "beta2")

@@ -118,15 +118,17 @@ def cache_sizes():
                 l2 = size
     except (OSError, ValueError):
         pass
-    for name, value in (("SC_LEVEL1_DCACHE_SIZE", l1), ("SC_LEVEL2_CACHE_SIZE", l2)):
-        if value is None:
-            try:
-                found = os.sysconf(name)
-            except (ValueError, OSError):
-                found = 0
-            if found > 0:
-                l1, l2 = (found, l2) if name.startswith("SC_LEVEL1") else (l1, found)
-    return (l1 or _DEFAULT_L1, l2 or _DEFAULT_L2)
+    return (l1 or _sysconf("SC_LEVEL1_DCACHE_SIZE") or _DEFAULT_L1,
+            l2 or _sysconf("SC_LEVEL2_CACHE_SIZE") or _DEFAULT_L2)
+
+
+def _sysconf(name):
+    """``os.sysconf(name)`` where the OS knows it and it is positive, else None."""
+    try:
+        value = os.sysconf(name)
+    except (ValueError, OSError):
+        return None
+    return value if value > 0 else None
 
 
 def _register_tile(lanes, registers):

@@ -23,11 +23,10 @@ import os
 import numpy as np
 
 from . import _buffers, _checks
+from ._codes import (B_OFF, DENSE, IDENTITY, KIND, LOSS_CODES, N_IN, N_OUT, OPTIMIZER_CODES, RELU, SGD, SIGMOID,
+                     TANH, W_OFF)
 from .loops import activations as _act
-from .loops import losses as _losses
 from .loops import network as _loop_network
-from .loops.network import B_OFF, DENSE, KIND, N_IN, N_OUT, W_OFF
-from .loops.optim import SGD
 from .matrix import activations as _matrix_act
 from .matrix import network as _matrix_network
 
@@ -139,25 +138,25 @@ class _Activation(Layer):
 class Identity(_Activation):
     """Identity activation layer, ``y = x``."""
 
-    kind, name = _act.IDENTITY, "identity"
+    kind, name = IDENTITY, "identity"
 
 
 class ReLU(_Activation):
     """ReLU activation layer, ``y = max(0, x)``."""
 
-    kind, name = _act.RELU, "relu"
+    kind, name = RELU, "relu"
 
 
 class Sigmoid(_Activation):
     """Logistic sigmoid activation layer, ``y = 1 / (1 + exp(-x))``."""
 
-    kind, name = _act.SIGMOID, "sigmoid"
+    kind, name = SIGMOID, "sigmoid"
 
 
 class Tanh(_Activation):
     """Hyperbolic tangent activation layer."""
 
-    kind, name = _act.TANH, "tanh"
+    kind, name = TANH, "tanh"
 
 
 _BY_NAME = {cls.name: cls for cls in (Identity, ReLU, Sigmoid, Tanh)}
@@ -325,7 +324,7 @@ class Network:
 
     @property
     def _loss_code(self):
-        return _losses.CODES[self.loss_name]
+        return LOSS_CODES[self.loss_name]
 
     @property
     def _mean(self):
@@ -516,24 +515,20 @@ class Network:
 
     def _validate_optimizer(self, optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay):
         """(code, hyper, weight_decay, state key) from settings, or an error."""
-        from .loops.optim import CODES, _hyper
-
         if optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
-        # lr must also be finite in the network's dtype: 1e39 is inf in float32 and a
-        # step with it would turn the parameters into inf and NaN
-        hyper = _hyper(self.dtype, lr, momentum, beta1, beta2, eps)
+        hyper = _checks.optimizer_hyper(self.dtype, lr, momentum, beta1, beta2, eps)
         if hyper[0] <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
         weight_decay = _weight_decay(weight_decay)
         if optimizer == "adam":
-            code = CODES["adam"]
+            code = OPTIMIZER_CODES["adam"]
         elif momentum > 0:
-            code = CODES["nesterov" if nesterov else "momentum"]
+            code = OPTIMIZER_CODES["nesterov" if nesterov else "momentum"]
         else:
-            code = CODES["sgd"]
+            code = OPTIMIZER_CODES["sgd"]
         return code, hyper, weight_decay, (code, float(momentum), float(beta1), float(beta2))
 
     def _state_views(self):

@@ -7,7 +7,7 @@ tanh      σ(x) = tanh(x)                σ' = 1 − tanh²(x)
 softmax   p_k = e^(z_k − m) / Σ_c e^(z_c − m),  m = max_c z_c   (row-wise)
 
 The elementwise kernels work on flat arrays and share one block function that
-branches on an activation code (the table :data:`CODES`), so the fused network step
+branches on an activation code (:mod:`fastnn._codes`), so the fused network step
 can pick an activation per layer.  Large arrays are split into fixed blocks of
 :data:`BLOCK` elements; the split does not depend on the thread count, so results do
 not either.
@@ -16,7 +16,8 @@ not either.
 import numpy as np
 from numba import prange, types
 
-from .. import _checks
+from .. import _checks, _docs
+from .._codes import IDENTITY, RELU, SIGMOID, TANH
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, ROW_BLOCK, SERIAL
 from .._jit import jit, unit
 
@@ -25,8 +26,6 @@ __all__ = [
     "sigmoid_backward", "tanh", "tanh_backward", "softmax",
 ]
 
-IDENTITY, RELU, SIGMOID, TANH = 0, 1, 2, 3
-CODES = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH}
 BLOCK = 4096
 
 
@@ -158,41 +157,6 @@ def _backward(code, x, dy, out, check_finite):
     return dx
 
 
-_FORWARD_DOC = """{title}
-
-Parameters
-----------
-x : ndarray, shape (n, k)
-    Pre-activations, float32 or float64.
-out : ndarray, shape (n, k), optional
-    Buffer for the result; allocated if None.
-check_finite : bool, default True
-    Reject NaN or infinite inputs with a ``ValueError``.
-
-Returns
--------
-y : ndarray, shape (n, k)
-"""
-
-_BACKWARD_DOC = """{title}
-
-Parameters
-----------
-x : ndarray, shape (n, k)
-    The layer's input in the forward pass.
-dy : ndarray, shape (n, k)
-    dE/dy at the layer's output.
-out : ndarray, shape (n, k), optional
-    Buffer for the result; allocated if None.
-check_finite : bool, default True
-    Reject NaN or infinite inputs with a ``ValueError``.
-
-Returns
--------
-dx : ndarray, shape (n, k)
-"""
-
-
 def identity(x, out=None, *, check_finite=True):
     return _forward(IDENTITY, x, out, check_finite)
 
@@ -225,17 +189,10 @@ def tanh_backward(x, dy, out=None, *, check_finite=True):
     return _backward(TANH, x, dy, out, check_finite)
 
 
-identity.__doc__ = _FORWARD_DOC.format(title="Identity layer, ``y = x`` (a copy).")
-identity_backward.__doc__ = _BACKWARD_DOC.format(title="Identity layer gradient, ``dx = dy``.")
-relu.__doc__ = _FORWARD_DOC.format(title="ReLU layer, ``y = max(0, x)``.")
-relu_backward.__doc__ = _BACKWARD_DOC.format(
-    title="ReLU layer gradient, ``dx = dy`` where ``x > 0`` else 0 (σ'(0) = 0).")
-sigmoid.__doc__ = _FORWARD_DOC.format(
-    title="Logistic sigmoid layer, ``y = 1 / (1 + exp(-x))``, stable for large ``|x|``.")
-sigmoid_backward.__doc__ = _BACKWARD_DOC.format(
-    title="Sigmoid layer gradient, ``dx = σ(x) (1 − σ(x)) dy``.")
-tanh.__doc__ = _FORWARD_DOC.format(title="Hyperbolic tangent layer, ``y = tanh(x)``.")
-tanh_backward.__doc__ = _BACKWARD_DOC.format(title="Tanh layer gradient, ``dx = (1 − tanh²(x)) dy``.")
+# one docstring per function, shared with its matrix-form twin
+for _f in (identity, identity_backward, relu, relu_backward, sigmoid, sigmoid_backward, tanh, tanh_backward):
+    _f.__doc__ = _docs.ACTIVATIONS[_f.__name__]
+del _f
 
 
 def softmax(z, out=None, *, check_finite=True):

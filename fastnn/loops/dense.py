@@ -491,11 +491,7 @@ def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bia
     """Block [m0, m1) x [n0, n1) of C, C = op(A) . op(B) (see _pack_copy, _pack_transpose).
     This is the unit of work owned by one prange iteration; the serial path calls
     it too (with the whole of C), so every element is summed in the same order
-    either way.
-
-    Loop nest: pack all of A[m0:m1, :] once (k-block kb, MR-row panel ip), then
-      j0 (NC columns from n0) -> k0 (KC) -> pack B block -> ip (A micro-panel in L1)
-        -> jp (B micro-panels streamed from the L2-resident B block) -> micro."""
+    either way.  It allocates the packing buffers; :func:`_gemm_tiles` runs the loops."""
     MR, NR, _, _ = _tiles(a)
     mrows = m1 - m0
     if mrows <= 0 or n1 <= n0:
@@ -526,7 +522,11 @@ def _gemm_tiles(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bia
     """The loops of :func:`_gemm_block`, on the packing buffers it allocated (``ap``,
     ``bp``, ``part``); every array is held by the caller for the call, so none is
     reference counted here (:func:`._views._unowned`): a small product makes dozens
-    of micro-kernel calls."""
+    of micro-kernel calls.
+
+    Loop nest: pack all of A[m0:m1, :] once (k-block kb, MR-row panel ip), then
+      j0 (NC columns from n0) -> k0 (KC) -> pack B block -> ip (A micro-panel in L1)
+        -> jp (B micro-panels streamed from the L2-resident B block) -> micro."""
     a, b, c, bias = _unowned(a), _unowned(b), _unowned(c), _unowned(bias)
     ap, bp, part = _unowned(ap), _unowned(bp), _unowned(part)
     MR, NR, _, _ = _tiles(a)

@@ -14,14 +14,13 @@ then summed serially in float64, so the total does not depend on the thread coun
 import numpy as np
 from numba import prange, types
 
-from .. import _checks
+from .. import _checks, _docs
+from .._codes import CROSS_ENTROPY, HALF_SSE, MSE
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, ROW_BLOCK, SERIAL
 from .._jit import jit, unit
 
 __all__ = ["mse", "half_sse", "softmax_cross_entropy"]
 
-MSE, HALF_SSE, CROSS_ENTROPY = 0, 1, 2
-CODES = {"mse": MSE, "half_sse": HALF_SSE, "softmax_cross_entropy": CROSS_ENTROPY}
 
 
 @jit(**SERIAL)
@@ -99,77 +98,21 @@ def _run(code, y, t, labels, reduction, dy):
 
 
 def mse(y, t, reduction="mean", out=None, *, check_finite=True):
-    """Mean squared error and its gradient.
-
-    ``E = (1/(N K)) Σ_n Σ_k (y[n,k] − t[n,k])²`` for "mean", ``N`` times that for
-    "sum"; ``dy = 2 (y − t) / (N K)`` (or ``/ K`` for "sum").
-
-    Parameters
-    ----------
-    y : ndarray, shape (n, k)
-        Network outputs.
-    t : ndarray, shape (n, k)
-        Targets, same dtype as ``y``.
-    reduction : {"mean", "sum"}, default "mean"
-        How per-sample losses are reduced over the batch.
-    out : ndarray, shape (n, k), optional
-        Buffer for ``dy``; allocated if None.
-    check_finite : bool, default True
-        Reject NaN or infinite inputs.
-
-    Returns
-    -------
-    loss : numpy scalar of ``y.dtype``
-    dy : ndarray, shape (n, k)
-        dE/dy.
-    """
     y, t, dy = _checks.regression_loss_args(y, t, reduction, out, check_finite)
     return _run(MSE, y, t, None, reduction, dy)
 
 
 def half_sse(y, t, out=None, *, check_finite=True):
-    """Half the sum of squared errors: ``E = ½ Σ (y − t)²``, ``dy = y − t``.
-
-    Parameters
-    ----------
-    y : ndarray, shape (n, k)
-    t : ndarray, shape (n, k)
-    out : ndarray, shape (n, k), optional
-        Buffer for ``dy``.
-    check_finite : bool, default True
-
-    Returns
-    -------
-    loss : numpy scalar of ``y.dtype``
-    dy : ndarray, shape (n, k)
-        The output error δ = y − t.
-    """
     y, t, dy = _checks.regression_loss_args(y, t, "sum", out, check_finite)
     return _run(HALF_SSE, y, t, None, "sum", dy)
 
 
 def softmax_cross_entropy(z, target, reduction="mean", out=None, *, check_finite=True):
-    """Softmax cross-entropy on logits and its gradient, ``dz = p − t``.
-
-    ``p = softmax(z)`` is computed stably; the per-sample loss is
-    ``−Σ_k t_k log p_k``; the softmax Jacobian is never formed.
-
-    Parameters
-    ----------
-    z : ndarray, shape (n, k)
-        Logits.
-    target : ndarray, shape (n,) of integers, or shape (n, k) of floats
-        Class labels in ``0..k-1``, or rows of one-hot (or probability) targets
-        with the dtype of ``z``.
-    reduction : {"mean", "sum"}, default "mean"
-    out : ndarray, shape (n, k), optional
-        Buffer for ``dz``.
-    check_finite : bool, default True
-
-    Returns
-    -------
-    loss : numpy scalar of ``z.dtype``
-    dz : ndarray, shape (n, k)
-    """
     z, labels, t, dz = _checks.softmax_cross_entropy_args(z, target, reduction, out, check_finite)
     return _run(CROSS_ENTROPY, z, t, labels, reduction, dz)
+
+
+# one docstring per function, shared with its matrix-form twin
+for _f in (mse, half_sse, softmax_cross_entropy):
+    _f.__doc__ = _docs.LOSSES[_f.__name__]
+del _f

@@ -26,17 +26,15 @@ gathered there (:func:`_load_batch`), or the caller's arrays as they are (one
 import numpy as np
 
 from .._checks import _is_finite
+from .._codes import B_OFF, DENSE, KIND, MSE, N_IN, N_OUT, W_OFF
 from .._config import SERIAL
 from .._jit import jit, unit
 from ._views import _rows, _unowned
 from .activations import _activation_backward, _activation_forward
 from .dense import _dense_backward_input, _dense_backward_params, _dense_forward
-from .losses import MSE, _loss
+from .losses import _loss
 from .optim import _optimizer_step
 
-KIND, N_IN, N_OUT, W_OFF, B_OFF = range(5)
-DENSE = 10
-"""Kind code of a dense layer in ``spec`` (activation kinds are 0..3)."""
 
 
 @unit(**SERIAL)

@@ -18,15 +18,14 @@ for Adam, ``s`` the second moment; both start at zero.
 import numpy as np
 from numba import prange, types
 
-from .. import _checks
+from .. import _checks, _docs
 from .._checks import BETA1, BETA2, EPS, LR, MU, _is_finite
+from .._codes import ADAM, MOMENTUM, NESTEROV, SGD
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, SERIAL
 from .._jit import jit, unit
 
 __all__ = ["sgd_update", "momentum_update", "adam_update"]
 
-SGD, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3
-CODES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM}
 BLOCK = 4096
 
 
@@ -121,97 +120,23 @@ def _apply(code, p, g, m, s, hyper, step):
         raise FloatingPointError("the update would make a parameter non-finite; nothing was changed")
 
 
-def _hyper(dtype, lr, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
-    """:func:`fastnn._checks.optimizer_hyper`, and ``lr`` must be finite in ``dtype``.
-
-    The step is taken in the parameters' precision: a finite float64 ``lr`` beyond
-    the float32 range (1e39) would become inf and turn parameters into inf or NaN.
-    """
-    hyper = _checks.optimizer_hyper(lr, momentum, beta1, beta2, eps)
-    if abs(hyper[LR]) > np.finfo(dtype).max:
-        raise ValueError(f"lr must be finite in {np.dtype(dtype)}, got {lr} (outside the {np.dtype(dtype)} range)")
-    return hyper
-
-
 def sgd_update(p, g, lr, *, check_finite=True):
-    """Plain gradient descent in place: ``p ← p − lr · g``.
-
-    Parameters
-    ----------
-    p : ndarray, shape (size,)
-        Flat parameters, updated in place.
-    g : ndarray, shape (size,)
-        Gradients dE/dp, same dtype.
-    lr : float
-        Learning rate.
-    check_finite : bool, default True
-        Reject NaN or infinite gradients before anything is written.
-
-    Raises
-    ------
-    FloatingPointError
-        If an updated value would be NaN or infinite; nothing is written then.
-    """
     p, g, m, s = _checks.optimizer_args(p, g, (), check_finite)
-    _apply(SGD, p, g, m, s, _hyper(p.dtype, lr), 1)
+    _apply(SGD, p, g, m, s, _checks.optimizer_hyper(p.dtype, lr), 1)
 
 
 def momentum_update(p, g, velocity, lr, momentum=0.9, nesterov=False, *, check_finite=True):
-    """SGD with (Nesterov) momentum in place.
-
-    ``v ← μ v − lr g``, then ``p ← p + v`` (or ``p ← p + μ v − lr g`` with Nesterov).
-
-    Parameters
-    ----------
-    p : ndarray, shape (size,)
-        Flat parameters, updated in place.
-    g : ndarray, shape (size,)
-        Gradients.
-    velocity : ndarray, shape (size,)
-        Velocity ``v``, updated in place (start from zeros).
-    lr : float
-        Learning rate.
-    momentum : float, default 0.9
-        μ, in [0, 1).
-    nesterov : bool, default False
-    check_finite : bool, default True
-
-    Raises
-    ------
-    FloatingPointError
-        If an updated value would be NaN or infinite; nothing is written then.
-    """
     p, g, m, s = _checks.optimizer_args(p, g, (velocity,), check_finite)
-    hyper = _hyper(p.dtype, lr, momentum=momentum)
+    hyper = _checks.optimizer_hyper(p.dtype, lr, momentum=momentum)
     _apply(NESTEROV if nesterov else MOMENTUM, p, g, m, s, hyper, 1)
 
 
 def adam_update(p, g, m, s, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, *, check_finite=True):
-    """One Adam step in place (scikit-learn's form: bias correction folded into the rate).
-
-    Parameters
-    ----------
-    p : ndarray, shape (size,)
-        Flat parameters, updated in place.
-    g : ndarray, shape (size,)
-        Gradients.
-    m, s : ndarray, shape (size,)
-        First and second moment estimates, updated in place (start from zeros).
-    step : int
-        The number of this step, counted from 1.
-    lr : float
-        Learning rate.
-    beta1, beta2 : float
-        Decay rates of the moments, in [0, 1).
-    eps : float
-        Added to √s, > 0.
-    check_finite : bool, default True
-
-    Raises
-    ------
-    FloatingPointError
-        If an updated value would be NaN or infinite; nothing is written then.
-    """
     p, g, m, s = _checks.optimizer_args(p, g, (m, s), check_finite)
-    hyper = _hyper(p.dtype, lr, beta1=beta1, beta2=beta2, eps=eps)
+    hyper = _checks.optimizer_hyper(p.dtype, lr, beta1=beta1, beta2=beta2, eps=eps)
     _apply(ADAM, p, g, m, s, hyper, _checks.step_number(step))
+
+
+for _f in (sgd_update, momentum_update, adam_update):
+    _f.__doc__ = _docs.OPTIMIZERS[_f.__name__]
+del _f

@@ -4,8 +4,7 @@ written as whole-array NumPy expressions.
 
 import numpy as np
 
-from .. import _checks
-from ..loops import activations as _loop_form
+from .. import _checks, _docs
 
 __all__ = [
     "identity", "identity_backward", "relu", "relu_backward", "sigmoid",
@@ -84,5 +83,5 @@ def softmax(z, out=None, *, check_finite=True):
 
 # one docstring per function, shared with its loop-form twin
 for _f in (identity, identity_backward, relu, relu_backward, sigmoid, sigmoid_backward, tanh, tanh_backward):
-    _f.__doc__ = getattr(_loop_form, _f.__name__).__doc__
+    _f.__doc__ = _docs.ACTIVATIONS[_f.__name__]
 del _f

@@ -4,8 +4,7 @@ whole-array expressions (see there for the formulas and parameters).
 
 import numpy as np
 
-from .. import _checks
-from ..loops import losses as _loop_form
+from .. import _checks, _docs
 
 __all__ = ["mse", "half_sse", "softmax_cross_entropy"]
 
@@ -51,5 +50,5 @@ def softmax_cross_entropy(z, target, reduction="mean", out=None, *, check_finite
 
 
 for _f in (mse, half_sse, softmax_cross_entropy):
-    _f.__doc__ = getattr(_loop_form, _f.__name__).__doc__
+    _f.__doc__ = _docs.LOSSES[_f.__name__]
 del _f

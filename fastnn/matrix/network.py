@@ -5,9 +5,7 @@ Python with the NumPy kernels of this package.
 
 import numpy as np
 
-from ..loops.activations import IDENTITY, RELU, SIGMOID, TANH
-from ..loops.losses import HALF_SSE, MSE
-from ..loops.network import B_OFF, DENSE, KIND, N_IN, N_OUT, W_OFF
+from .._codes import B_OFF, DENSE, HALF_SSE, IDENTITY, KIND, MSE, N_IN, N_OUT, RELU, SIGMOID, TANH, W_OFF
 from . import activations as act
 from . import losses
 from .dense import dense_backward_input, dense_backward_params, dense_forward

@@ -4,10 +4,9 @@ NumPy expressions (see there for the equations).
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, _docs
 from .._checks import BETA1, BETA2, EPS, LR, MU
-from ..loops import optim as _loop_form
-from ..loops.optim import ADAM, MOMENTUM, NESTEROV, SGD, _hyper
+from .._codes import ADAM, MOMENTUM, NESTEROV, SGD
 
 __all__ = ["sgd_update", "momentum_update", "adam_update"]
 
@@ -53,21 +52,21 @@ def _apply(code, p, g, m, s, hyper, step):
 
 def sgd_update(p, g, lr, *, check_finite=True):
     p, g, m, s = _checks.optimizer_args(p, g, (), check_finite)
-    _apply(SGD, p, g, m, s, _hyper(p.dtype, lr), 1)
+    _apply(SGD, p, g, m, s, _checks.optimizer_hyper(p.dtype, lr), 1)
 
 
 def momentum_update(p, g, velocity, lr, momentum=0.9, nesterov=False, *, check_finite=True):
     p, g, m, s = _checks.optimizer_args(p, g, (velocity,), check_finite)
-    hyper = _hyper(p.dtype, lr, momentum=momentum)
+    hyper = _checks.optimizer_hyper(p.dtype, lr, momentum=momentum)
     _apply(NESTEROV if nesterov else MOMENTUM, p, g, m, s, hyper, 1)
 
 
 def adam_update(p, g, m, s, step, lr, beta1=0.9, beta2=0.999, eps=1e-8, *, check_finite=True):
     p, g, m, s = _checks.optimizer_args(p, g, (m, s), check_finite)
-    hyper = _hyper(p.dtype, lr, beta1=beta1, beta2=beta2, eps=eps)
+    hyper = _checks.optimizer_hyper(p.dtype, lr, beta1=beta1, beta2=beta2, eps=eps)
     _apply(ADAM, p, g, m, s, hyper, _checks.step_number(step))
 
 
 for _f in (sgd_update, momentum_update, adam_update):
-    _f.__doc__ = getattr(_loop_form, _f.__name__).__doc__
+    _f.__doc__ = _docs.OPTIMIZERS[_f.__name__]
 del _f
