@@ -41,7 +41,7 @@ def reduction(request):
 
 # (n, n_in, n_out): ones, primes, and shapes whose n * n_in * n_out multiply-adds reach
 # PARALLEL_MIN_FLOPS = 2**20, so the loop form takes its parallel path.  Besides the
-# plain ones, they reach every branch of fastnn.loops.dense._gemm:
+# plain ones, they reach every branch of fastnn.loops._gemm._gemm:
 #   (100, 130, 10)   a narrow layer computed as its transpose, serially
 #   (1100, 200, 10)  the same in parallel, split by columns of the transpose
 #   (64, 300, 128)   dx = dy.wᵀ split by columns (wᵀ costs more to pack than dy)

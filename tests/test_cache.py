@@ -97,9 +97,9 @@ def test_cache_holds_across_dtypes_and_edits_that_define_no_kernel(tmp_path):
     (package / "cli.py").write_text((package / "cli.py").read_text() + "\n# an edit\n")
     (package / "data.py").write_text((package / "data.py").read_text() + "\n\ndef _helper():\n    return 1\n")
     _edit(package / "loops" / "dense.py", '"""Dense layer, loop form', '"""Dense layer (edited), loop form')
-    _edit(package / "loops" / "dense.py", '"""C = op(A) . op(B) written out by ``mode``',
+    _edit(package / "loops" / "_gemm.py", '"""C = op(A) . op(B) written out by ``mode``',
           '"""C = op(A) . op(B) (an edited docstring) written out by ``mode``')
-    _edit(package / "loops" / "dense.py", "    # C = op(P) . op(Q), rows x cols", "    # an edited comment\n    # C = op(P) . op(Q), rows x cols")
+    _edit(package / "loops" / "_gemm.py", "    # C = op(P) . op(Q), rows x cols", "    # an edited comment\n    # C = op(P) . op(Q), rows x cols")
     assert _run(tmp_path, "float32")["compiled"] == []
     # an edit of one activation kernel: that kernel and the kernels that link it
     # compile again; the GEMM, the losses and the optimizers come from the cache

@@ -25,7 +25,7 @@ def test_shapes_cross_the_parallel_threshold_exactly_where_intended():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_shapes_reach_both_splits_of_the_input_gradient(dtype):
     # dx = dy.wᵀ: C is n x n_in, the sum over n_out, B = wᵀ packed transposed
-    from fastnn.loops.dense import _split
+    from fastnn.loops._gemm import _split
 
     like = np.empty(1, dtype)
     by_rows = {shape: _split(shape[0], shape[1], shape[2], True, like)[1] for shape in DENSE_PARALLEL_SHAPES}
