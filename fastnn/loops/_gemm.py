@@ -213,13 +213,14 @@ def _gemm_block(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bia
                 nkb, a_blk, ap, bp, part)
 
 
-@jit(**SERIAL)
+@unit(returns=types.none, **SERIAL)
 def _gemm_tiles(a, a_kmajor, b, b_kmajor, m0, m1, n0, n1, K, mode, c, trans, bias, lr, KC, NC,
                 nkb, a_blk, ap, bp, part):
     """The loops of :func:`_gemm_block`, on the packing buffers it allocated (``ap``,
     ``bp``, ``part``); every array is held by the caller for the call, so none is
     reference counted here (:func:`._views._unowned`): a small product makes dozens
-    of micro-kernel calls.
+    of micro-kernel calls.  (A unit: linked into ``_gemm_block``, its code would be
+    compiled twice.)
 
     Loop nest: pack all of A[m0:m1, :] once (k-block kb, MR-row panel ip), then
       j0 (NC columns from n0) -> k0 (KC) -> pack B block -> ip (A micro-panel in L1)
