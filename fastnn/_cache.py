@@ -54,7 +54,7 @@ from numba.core.extending import _Intrinsic
 from . import _machine
 
 _PACKAGE = __name__.rpartition(".")[0]
-_MAGIC = b"fastnn-kernel-1\n"  # then the SHA-256 of the rest, then the pickled entry
+_MAGIC = b"fastnn-kernel-2\n"  # then the SHA-256 of the rest, then the pickled entry
 _DIGEST = 32
 _SIMPLE = (int, float, complex, bool, str, bytes, type(None))
 _VERSIONS = f"py{sys.version_info[:3]} numpy {np.__version__} numba {numba.__version__} llvmlite {llvmlite.__version__}"

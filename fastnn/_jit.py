@@ -36,6 +36,7 @@ import inspect
 import pickle
 import sys
 import traceback
+import uuid
 
 import llvmlite.binding as llvm
 import numba
@@ -83,12 +84,56 @@ def _tuned(context):
     return context
 
 
+_OWN_COPY_CLASSES = {}
+_LINKED = {llvm.Linkage.linkonce_odr, llvm.Linkage.weak_odr, llvm.Linkage.linkonce_any, llvm.Linkage.weak_any}
+
+
+def _own_copies(library):
+    """Make ``library`` (a Numba code library, not yet finalized) call its own copy
+    of every function linked into it.
+
+    Numba links a callee into its caller as ``linkonce_odr`` functions, weak symbols
+    in the object code, and the JIT linker binds a weak symbol to the first
+    definition of that name in the process: the callee's own library, when this
+    process compiled it, whose code is not the copy optimized inside the caller and
+    can round differently.  So a kernel compiled in a process ran other code than the
+    same kernel loaded from the cache in the next one.  Renamed (uniquely) and made
+    internal, the copies are the caller's own, whatever the process compiled or
+    loaded before; nothing else can bind to them.
+    """
+    base = type(library)
+    cls = _OWN_COPY_CLASSES.get(base)
+    if cls is None:
+        def _optimize_final_module(self):
+            suffix = f".own.{uuid.uuid4().hex[:16]}"
+            for fn in self._final_module.functions:
+                if not fn.is_declaration and fn.linkage in _LINKED:
+                    fn.name = fn.name + suffix
+                    fn.linkage = llvm.Linkage.internal
+            base._optimize_final_module(self)
+
+        cls = _OWN_COPY_CLASSES[base] = type(f"OwnCopies{base.__name__}", (base,),
+                                             {"_optimize_final_module": _optimize_final_module})
+    library.__class__ = cls
+    return library
+
+
 class _Compiler(compiler.Compiler):
-    """Numba's pipeline, lowering through :func:`_tuned`."""
+    """Numba's pipeline, lowering through :func:`_tuned` into a library of
+    :func:`_own_copies`."""
 
     def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
         super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
         self.state.targetctx = _tuned(self.state.targetctx)
+
+    def _compile_core(self):
+        if self.state.library is None:
+            # what Numba's lowering pass would create, created here to be given its class
+            library = self.state.targetctx.codegen().create_library(self.state.func_id.func_qualname)
+            library.enable_object_caching()
+            self.state.library = library
+        _own_copies(self.state.library)
+        return super()._compile_core()
 
 
 class Kernel(registry.CPUDispatcher):
