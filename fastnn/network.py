@@ -18,13 +18,12 @@ otherwise; biases start at zero.
 """
 
 import numbers
-import os
 
 import numpy as np
 
-from . import _buffers, _checks
-from ._codes import (B_OFF, DENSE, IDENTITY, KIND, LOSS_CODES, N_IN, N_OUT, OPTIMIZER_CODES, RELU, SGD, SIGMOID,
-                     TANH, W_OFF)
+from . import _buffers, _checks, _model_file
+from ._codes import B_OFF, DENSE, KIND, LOSS_CODES, N_IN, N_OUT, OPTIMIZER_CODES, SGD, W_OFF
+from .layers import Activation, Dense, Identity, Layer, ReLU, Sigmoid, Tanh
 from .loops import activations as _act
 from .loops import network as _loop_network
 from .matrix import activations as _matrix_act
@@ -32,8 +31,6 @@ from .matrix import network as _matrix_network
 
 __all__ = ["Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "Network"]
 
-FORMAT = "fastnn-network"
-FORMAT_VERSION = 1
 _PAD = 16  # elements: every slot starts on a 64-byte boundary for float32 (128 for float64)
 _FORMS = {"loops": _loop_network, "matrix": _matrix_network}
 _LOSSES = ("mse", "half_sse", "softmax_cross_entropy")
@@ -56,110 +53,6 @@ def _chunk(batch_size, n):
     return min(int(batch_size), n)
 
 
-class Layer:
-    """Base class of the layers of a :class:`Network`."""
-
-    kind = None
-    name = None
-
-    def __init__(self):
-        self._network = None
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
-
-
-class Dense(Layer):
-    """Fully connected layer, ``y[n, j] = Σ_i x[n, i] w[i, j] + b[j]``.
-
-    Parameters
-    ----------
-    n_in : int
-        Number of inputs.
-    n_out : int
-        Number of outputs.
-
-    Attributes
-    ----------
-    w : ndarray, shape (n_in, n_out)
-        Weights, a view into the network's parameter buffer (None until the layer is
-        in a network).  Assigning an array copies it in.
-    b : ndarray, shape (n_out,)
-        Biases, likewise.
-    """
-
-    kind = DENSE
-    name = "dense"
-
-    def __init__(self, n_in, n_out):
-        super().__init__()
-        for value, arg in ((n_in, "n_in"), (n_out, "n_out")):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"Dense {arg} must be a positive integer, got {value!r}")
-        self.n_in, self.n_out = int(n_in), int(n_out)
-        self._w = self._b = None
-
-    def __repr__(self):
-        return f"Dense({self.n_in}, {self.n_out})"
-
-    @property
-    def w(self):
-        return self._w
-
-    @w.setter
-    def w(self, value):
-        self._assign(self._w, value, "w")
-
-    @property
-    def b(self):
-        return self._b
-
-    @b.setter
-    def b(self, value):
-        self._assign(self._b, value, "b")
-
-    def _assign(self, view, value, name):
-        if view is None:
-            raise AttributeError(f"{name} exists once the layer is part of a Network")
-        value = np.asarray(value)
-        if value.shape != view.shape:
-            raise ValueError(f"{name} must have shape {view.shape}, got {value.shape}")
-        if not np.isfinite(value).all():
-            raise ValueError(f"{name} contains NaN or infinity")
-        view[...] = value
-
-
-class _Activation(Layer):
-    def __init__(self):
-        super().__init__()
-        self.width = None
-
-
-class Identity(_Activation):
-    """Identity activation layer, ``y = x``."""
-
-    kind, name = IDENTITY, "identity"
-
-
-class ReLU(_Activation):
-    """ReLU activation layer, ``y = max(0, x)``."""
-
-    kind, name = RELU, "relu"
-
-
-class Sigmoid(_Activation):
-    """Logistic sigmoid activation layer, ``y = 1 / (1 + exp(-x))``."""
-
-    kind, name = SIGMOID, "sigmoid"
-
-
-class Tanh(_Activation):
-    """Hyperbolic tangent activation layer."""
-
-    kind, name = TANH, "tanh"
-
-
-_BY_NAME = {cls.name: cls for cls in (Identity, ReLU, Sigmoid, Tanh)}
 
 
 class _Workspace:
@@ -244,7 +137,7 @@ class Network:
             raise ValueError("layers must include at least one Dense layer")
         rows, width, offset = [], dense[0].n_in, 0
         for position, layer in enumerate(self.layers):
-            if not isinstance(layer, Layer) or type(layer) in (Layer, _Activation):
+            if not isinstance(layer, Layer) or type(layer) in (Layer, Activation):
                 raise TypeError(f"layers[{position}] must be a Dense or activation layer, got {layer!r}")
             if layer._network is not None:
                 raise ValueError(f"layers[{position}] ({layer!r}) already belongs to another Network")
@@ -603,21 +496,11 @@ class Network:
     def save(self, path):
         """Write the network (architecture, loss, dtype and parameters) to an .npz file.
 
-        ``Network.load(path)`` returns a network with bitwise equal parameters.
+        ``Network.load(path)`` returns a network with bitwise equal parameters.  The
+        file is written under a temporary name and renamed into place: a save that
+        fails leaves any earlier file at ``path`` as it was.
         """
-        arrays = {
-            "format": np.array(FORMAT),
-            "version": np.array(FORMAT_VERSION),
-            "layers": np.array([l.name for l in self.layers]),
-            "widths": np.array([[r[N_IN], r[N_OUT]] for r in self.spec], dtype=np.int64),
-            "loss": np.array(self.loss_name),
-            "reduction": np.array(self.reduction),
-            "dtype": np.array(self.dtype.name),
-        }
-        for k, (w, b) in enumerate(self.parameters()):
-            arrays[f"w{k}"], arrays[f"b{k}"] = w, b
-        with open(os.fspath(path), "wb") as fh:
-            np.savez(fh, **arrays)
+        _model_file.save(self, path)
 
     @classmethod
     def load(cls, path, form="loops"):
@@ -630,51 +513,12 @@ class Network:
 
         Raises
         ------
+        OSError
+            If the file does not exist or cannot be opened.
         ValueError
-            If the file is not a fastnn network, has an unsupported format version,
-            or misses or mis-shapes an array; the message says which.
+            If the file is not a fastnn network, is damaged or cut short, has an
+            unsupported format version, or misses or mis-shapes an array; the message
+            names the file and says which.
         """
-        path = os.fspath(path)
-        try:
-            data = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise
-        except Exception as err:
-            raise ValueError(f"{path}: not a readable .npz file ({err})") from None
-        if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy file loads as an array
-            raise ValueError(f"{path}: not a fastnn network file (an .npy array, not an .npz archive)")
-        with data:
-            def need(key):
-                if key not in data.files:
-                    raise ValueError(f"{path}: missing array {key!r} (has {', '.join(sorted(data.files))})")
-                return data[key]
-
-            if "format" not in data.files or str(data["format"]) != FORMAT:
-                raise ValueError(f"{path}: not a fastnn network file (no format marker {FORMAT!r})")
-            version = int(need("version"))
-            if version != FORMAT_VERSION:
-                raise ValueError(f"{path}: format version {version} is not supported (this fastnn reads {FORMAT_VERSION})")
-            names, widths = need("layers"), need("widths")
-            if widths.ndim != 2 or widths.shape != (len(names), 2):
-                raise ValueError(f"{path}: 'widths' must have shape ({len(names)}, 2), got {widths.shape}")
-            layers = []
-            for name, (n_in, n_out) in zip(names.tolist(), widths.tolist()):
-                if name == "dense":
-                    layers.append(Dense(n_in, n_out))
-                elif name in _BY_NAME:
-                    layers.append(_BY_NAME[name]())
-                else:
-                    raise ValueError(f"{path}: unknown layer {name!r}")
-            net = cls(layers, loss=str(need("loss")), reduction=str(need("reduction")), form=form,
-                      dtype=str(need("dtype")))
-            for k, layer in enumerate(net.dense_layers):
-                for attr in ("w", "b"):
-                    value = need(f"{attr}{k}")
-                    target = getattr(layer, attr)
-                    if value.shape != target.shape or value.dtype != target.dtype:
-                        raise ValueError(
-                            f"{path}: array '{attr}{k}' must be {target.dtype} of shape {target.shape}, "
-                            f"got {value.dtype} {value.shape}")
-                    setattr(layer, attr, value)
-        return net
+        return _model_file.load(cls, path, form)
 

@@ -414,7 +414,7 @@ def _write(tmp_path, **changes):
     (lambda p: _write(p, dtype=None), ValueError, "missing array 'dtype'"),
     (lambda p: _write(p, b0=np.zeros(4, np.float32)), ValueError, "array 'b0' must be float32 of shape (5,)"),
     (lambda p: _write(p, w0=np.zeros((4, 5))), ValueError, "array 'w0' must be float32 of shape (4, 5), got float64"),
-    (lambda p: _write(p, widths=np.zeros((2, 2), np.int64)), ValueError, "'widths' must have shape (3, 2)"),
+    (lambda p: _write(p, widths=np.zeros((2, 2), np.int64)), ValueError, "'widths' must be integers of shape (3, 2)"),
     (lambda p: _write(p, layers=np.array(["dense", "gelu", "dense"])), ValueError, "unknown layer 'gelu'"),
 ])
 def test_load_rejects_bad_files_with_a_clear_message(tmp_path, make, exc, fragment):
