@@ -85,7 +85,8 @@ class Dense(Layer):
             raise ValueError(f"{name} must have shape {view.shape}, got {value.shape}")
         if not np.isfinite(value).all():
             raise ValueError(f"{name} contains NaN or infinity")
-        view[...] = value
+        with self._network._shared.write:  # not while another thread reads or trains
+            view[...] = value
 
 
 class Activation(Layer):

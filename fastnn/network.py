@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-from . import _buffers, _checks, _model_file
+from . import _buffers, _checks, _model_file, _sharing
 from ._codes import B_OFF, DENSE, KIND, LOSS_CODES, N_IN, N_OUT, OPTIMIZER_CODES, SGD, W_OFF
 from .layers import Activation, Dense, Identity, Layer, ReLU, Sigmoid, Tanh
 from .loops import activations as _act
@@ -31,14 +31,9 @@ from .matrix import network as _matrix_network
 
 __all__ = ["Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "Network"]
 
-_PAD = 16  # elements: every slot starts on a 64-byte boundary for float32 (128 for float64)
 _FORMS = {"loops": _loop_network, "matrix": _matrix_network}
 _LOSSES = ("mse", "half_sse", "softmax_cross_entropy")
 _PREDICT_CHUNK = 1024
-
-
-def _pad(size):
-    return -(-size // _PAD) * _PAD
 
 
 def _weight_decay(value):
@@ -53,21 +48,6 @@ def _chunk(batch_size, n):
     return min(int(batch_size), n)
 
 
-
-
-class _Workspace:
-    """Work buffers for batches of up to ``batch`` samples (see fastnn.loops.network)."""
-
-    def __init__(self, spec, n_in, n_out, batch, dtype):
-        widths = [int(n_in)] + [int(v) for v in spec[:, N_OUT]]
-        widest = max(widths)
-        sizes = [batch * w for w in widths] + [batch * widest, batch * widest, batch, batch * n_out]
-        offsets = np.zeros(len(sizes), dtype=np.int64)
-        offsets[1:] = np.cumsum([_pad(size) for size in sizes[:-1]])
-        self.layout = offsets
-        self.work = _buffers.zeros(int(offsets[-1]) + _pad(sizes[-1]), dtype)
-        self.label_buf = np.zeros(batch, dtype=np.intp)
-        self.batch = batch
 
 
 class Network:
@@ -123,9 +103,14 @@ class Network:
         self._optimizer_key = None
         self._settings_cache = {}
         self.step_count = 0
-        self._workspaces = {}
+        self._share()
         self._attach()
         self.init_params(seed)
+
+    def _share(self):
+        # the lock and the lent work buffers of fastnn._sharing: never pickled
+        self._shared = _sharing.Shared(
+            lambda batch: _sharing.Workspace(self.spec, self.n_in, self.n_out, batch, self.dtype))
 
     # -- structure ----------------------------------------------------------------
 
@@ -151,8 +136,8 @@ class Network:
                         f"has width {width}: n_in must be {width}"
                     )
                 w_off = offset
-                b_off = w_off + _pad(layer.n_in * layer.n_out)
-                offset = b_off + _pad(layer.n_out)
+                b_off = w_off + _sharing.pad(layer.n_in * layer.n_out)
+                offset = b_off + _sharing.pad(layer.n_out)
                 rows.append((DENSE, layer.n_in, layer.n_out, w_off, b_off))
                 width = layer.n_out
             else:
@@ -197,21 +182,23 @@ class Network:
             The same seed gives the same parameters in both forms.
         """
         rng = np.random.default_rng(seed)
-        self.params.fill(0)
-        for position, layer in enumerate(self.layers):
-            if isinstance(layer, Dense):
-                after = self.layers[position + 1] if position + 1 < len(self.layers) else None
-                fan = layer.n_in if isinstance(after, ReLU) else layer.n_in + layer.n_out
-                bound = np.sqrt(6.0 / fan)
-                layer.w[...] = rng.uniform(-bound, bound, size=(layer.n_in, layer.n_out))
-        self.reset_optimizer()
+        with self._shared.write:
+            self.params.fill(0)
+            for position, layer in enumerate(self.layers):
+                if isinstance(layer, Dense):
+                    after = self.layers[position + 1] if position + 1 < len(self.layers) else None
+                    fan = layer.n_in if isinstance(after, ReLU) else layer.n_in + layer.n_out
+                    bound = np.sqrt(6.0 / fan)
+                    layer.w[...] = rng.uniform(-bound, bound, size=(layer.n_in, layer.n_out))
+            self.reset_optimizer()
 
     def reset_optimizer(self):
         """Forget the optimizer's state (momentum, Adam moments and step count)."""
-        self._optimizer_key = None
-        self.step_count = 0
-        if self._state is not None:
-            self._state.fill(0)
+        with self._shared.write:
+            self._optimizer_key = None
+            self.step_count = 0
+            if self._state is not None:
+                self._state.fill(0)
 
     # -- data ---------------------------------------------------------------------
 
@@ -269,15 +256,6 @@ class Network:
             _checks.class_target(arr, n, self.n_out, self.dtype, False)
         return arr, none_labels
 
-    def _workspace(self, batch):
-        ws = self._workspaces.get(batch)
-        if ws is None:
-            if len(self._workspaces) >= 4:  # keep memory bounded when batch sizes vary
-                self._workspaces.pop(next(iter(self._workspaces)))
-            ws = _Workspace(self.spec, self.n_in, self.n_out, batch, self.dtype)
-            self._workspaces[batch] = ws
-        return ws
-
     # -- evaluation -----------------------------------------------------------------
 
     def predict(self, X, batch_size=_PREDICT_CHUNK):
@@ -296,9 +274,12 @@ class Network:
         """
         x = self._inputs(X)
         chunk = _chunk(batch_size, x.shape[0])
-        ws = self._workspace(chunk)
         out = np.empty((x.shape[0], self.n_out), dtype=self.dtype)
-        self._backend._predict(self.spec, self.params, ws.work, ws.layout, x, out, chunk)
+        ws = self._shared.start_read(chunk)
+        try:
+            self._backend._predict(self.spec, self.params, ws.work, ws.layout, x, out, chunk)
+        finally:
+            self._shared.end_read(ws)
         return out
 
     def predict_proba(self, X, batch_size=_PREDICT_CHUNK):
@@ -329,13 +310,16 @@ class Network:
         total = 0.0
         order = np.arange(x.shape[0])
         chunk = min(_PREDICT_CHUNK, x.shape[0])
-        ws = self._workspace(chunk)
-        for start in range(0, x.shape[0], chunk):
-            n = min(chunk, x.shape[0] - start)
-            xb, tb, lab = self._backend._load_batch(self.spec, ws.work, ws.layout, ws.label_buf, x, t, labels,
-                                                    order, start, n)
-            total += self._backend._forward_loss(self.spec, self.params, ws.work, ws.layout, xb, tb, lab,
-                                                 self._loss_code, False)
+        ws = self._shared.start_read(chunk)
+        try:
+            for start in range(0, x.shape[0], chunk):
+                n = min(chunk, x.shape[0] - start)
+                xb, tb, lab = self._backend._load_batch(self.spec, ws.work, ws.layout, ws.label_buf, x, t, labels,
+                                                        order, start, n)
+                total += self._backend._forward_loss(self.spec, self.params, ws.work, ws.layout, xb, tb, lab,
+                                                     self._loss_code, False)
+        finally:
+            self._shared.end_read(ws)
         return total / x.shape[0] if self._mean else total
 
     def gradients(self, X, T, weight_decay=0.0):
@@ -357,17 +341,25 @@ class Network:
         x = self._inputs(X)
         t, labels = self._targets(T, x.shape[0])
         weight_decay = _weight_decay(weight_decay)
-        ws, (xb, tb, lab) = self._batch(x, t, labels)
-        self._backend._forward_loss(self.spec, self.params, ws.work, ws.layout, xb, tb, lab,
-                                    self._loss_code, self._mean)
-        self._backend._backward(self.spec, self.params, self.grads, ws.work, ws.layout, xb, weight_decay)
-        return [(self.grads[r[W_OFF]:r[W_OFF] + r[N_IN] * r[N_OUT]].reshape(r[N_IN], r[N_OUT]).copy(),
-                 self.grads[r[B_OFF]:r[B_OFF] + r[N_OUT]].copy())
-                for r in self.spec if r[KIND] == DENSE]
+        ws = self._shared.start_read(x.shape[0])
+        try:
+            xb, tb, lab = self._batch(ws, x, t, labels)
+            # the workspace's own gradient buffer: `self.grads` is the training steps'
+            if ws.grads is None:
+                ws.grads = _buffers.zeros(self.params.size, self.dtype)
+            grads = ws.grads
+            self._backend._forward_loss(self.spec, self.params, ws.work, ws.layout, xb, tb, lab,
+                                        self._loss_code, self._mean)
+            self._backend._backward(self.spec, self.params, grads, ws.work, ws.layout, xb, weight_decay)
+            return [(grads[r[W_OFF]:r[W_OFF] + r[N_IN] * r[N_OUT]].reshape(r[N_IN], r[N_OUT]).copy(),
+                     grads[r[B_OFF]:r[B_OFF] + r[N_OUT]].copy())
+                    for r in self.spec if r[KIND] == DENSE]
+        finally:
+            self._shared.end_read(ws)
 
-    def _batch(self, x, t, labels):
-        """The workspace for one batch of validated (x, t, labels), and the arrays the
-        compiled passes take for it.
+    def _batch(self, ws, x, t, labels):
+        """The arrays the compiled passes take for one batch of validated (x, t,
+        labels), in the workspace ``ws`` lent for it.
 
         Those are the arrays themselves when Numba can take them as they are, which
         saves copying the batch (a few percent of a step at 784-256-128-10).  The
@@ -375,12 +367,11 @@ class Network:
         to Numba, and would compile every pass again: it is copied into the
         workspace's batch slots instead.
         """
-        ws = self._workspace(x.shape[0])
         if all(a.flags.writeable and a.flags.aligned for a in (x, t, labels)):
-            return ws, (x, t, labels)
+            return x, t, labels
         order = np.arange(x.shape[0])
-        return ws, self._backend._load_batch(self.spec, ws.work, ws.layout, ws.label_buf, x, t, labels, order, 0,
-                                             x.shape[0])
+        return self._backend._load_batch(self.spec, ws.work, ws.layout, ws.label_buf, x, t, labels, order, 0,
+                                         x.shape[0])
 
     # -- training -------------------------------------------------------------------
 
@@ -445,17 +436,21 @@ class Network:
         """
         x = self._inputs(X)
         t, labels = self._targets(T, x.shape[0])
-        code, hyper, wd = self._optimizer(optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay)
-        ws, (xb, tb, lab) = self._batch(x, t, labels)
-        m, s = self._state_views()
-        loss, applied = self._backend._train_step(
-            self.spec, self.params, self.grads, m, s, hyper, self.step_count + 1, ws.work, ws.layout,
-            xb, tb, lab, self._loss_code, self._mean, wd, code)
-        if not applied:
-            raise FloatingPointError(
-                f"the loss ({loss}) or a gradient is not finite: the step was not applied and "
-                "the parameters are unchanged (try a smaller learning rate)")
-        self.step_count += 1
+        ws = self._shared.start_write(x.shape[0])
+        try:
+            code, hyper, wd = self._optimizer(optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay)
+            xb, tb, lab = self._batch(ws, x, t, labels)
+            m, s = self._state_views()
+            loss, applied = self._backend._train_step(
+                self.spec, self.params, self.grads, m, s, hyper, self.step_count + 1, ws.work, ws.layout,
+                xb, tb, lab, self._loss_code, self._mean, wd, code)
+            if not applied:
+                raise FloatingPointError(
+                    f"the loss ({loss}) or a gradient is not finite: the step was not applied and "
+                    "the parameters are unchanged (try a smaller learning rate)")
+            self.step_count += 1
+        finally:
+            self._shared.end_write(ws)
         return float(loss)
 
     def fit(self, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", **kwargs):
@@ -472,10 +467,11 @@ class Network:
     # -- persistence ----------------------------------------------------------------
 
     def __getstate__(self):
-        # the backend is a module and the work buffers are scratch: neither is pickled
+        # the backend is a module, the work buffers are scratch and a lock cannot be
+        # pickled: none of them is
         state = self.__dict__.copy()
-        state["_backend"] = None
-        state["_workspaces"] = {}
+        for name in ("_backend", "_shared"):
+            del state[name]
         return state
 
     def __setstate__(self, state):
@@ -491,6 +487,7 @@ class Network:
                 setattr(self, name, aligned)
         for layer in self.layers:
             layer._network = None
+        self._share()
         self._attach()
 
     def save(self, path):

@@ -53,6 +53,7 @@ How the two correspond (scikit-learn's ``_multilayer_perceptron.py`` and
 """
 
 import numbers
+import threading
 import warnings
 
 import numpy as np
@@ -72,6 +73,8 @@ except ImportError as err:  # pragma: no cover - exercised without scikit-learn 
 
 from .network import Dense, Network, ReLU, Sigmoid, Tanh
 from .train import Trainer
+
+_LOCK_GUARD = threading.Lock()
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -244,6 +247,20 @@ class _BaseMLP(BaseEstimator):
     # -- training -----------------------------------------------------------------------
 
     def _fit(self, X, y, incremental):
+        # one fit or partial_fit of an estimator at a time: a second call from another
+        # thread waits for the first (the lock is made on first use: until it is
+        # fitted, a scikit-learn estimator holds its parameters only)
+        with _LOCK_GUARD:
+            lock = self.__dict__.setdefault("_fit_lock", threading.RLock())
+        with lock:
+            return self._fit_alone(X, y, incremental)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_fit_lock", None)  # a lock cannot be pickled; a copy makes its own
+        return state
+
+    def _fit_alone(self, X, y, incremental):
         self._validate_params()
         first_pass = not hasattr(self, "_net") or (not self.warm_start and not incremental)
         if self.early_stopping and incremental:

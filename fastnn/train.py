@@ -91,10 +91,10 @@ class Trainer:
         self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
         self.decay_per_batch_size = bool(decay_per_batch_size)
         self.lr = lr
-        self._settings()  # raises on a bad option before any training
+        with net._shared.write:
+            self._settings()  # raises on a bad option before any training
         self.shuffle = bool(shuffle)
         self.rng = np.random.default_rng(seed)
-        self.ws = net._workspace(self.batch_size)
         self.batch_losses = np.zeros(-(-self.x.shape[0] // self.batch_size), dtype=np.float64)
 
     def _settings(self):
@@ -136,6 +136,15 @@ class Trainer:
         """
         net = self.net
         order = self._order(order)
+        # alone: no other thread reads or trains the network meanwhile
+        ws = net._shared.start_write(self.batch_size)
+        try:
+            return self._epoch(order, ws)
+        finally:
+            net._shared.end_write(ws)
+
+    def _epoch(self, order, ws):
+        net = self.net
         code, hyper, wd = self._settings()
         total, batch = order.shape[0], self.batch_size
         n_full = total - total % batch
@@ -152,8 +161,8 @@ class Trainer:
             scaled = wd / size if self.decay_per_batch_size else wd
             m, s = net._state_views()
             done = net._backend._train_epoch(
-                net.spec, net.params, net.grads, m, s, hyper, net.step_count + 1, self.ws.work,
-                self.ws.layout, self.ws.label_buf, self.x, self.t, self.labels, part, size,
+                net.spec, net.params, net.grads, m, s, hyper, net.step_count + 1, ws.work,
+                ws.layout, ws.label_buf, self.x, self.t, self.labels, part, size,
                 net._loss_code, net._mean, scaled, code, losses)
             net.step_count += done
             if done < n_batches:
@@ -286,12 +295,20 @@ def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=
         tv = validation_data[1]
         net._targets(tv, xv.shape[0], "validation_data[1]")
         validation_data = (xv, tv)
-    trainer = Trainer(net, X, T, batch_size, lr, optimizer, momentum, nesterov, beta1, beta2,
-                      eps, weight_decay, shuffle, seed)
-    # only once every argument is known to be good: a rejected call changes nothing
-    if reset_optimizer:
-        net.reset_optimizer()
+    # the whole run holds the network (fastnn._sharing): two fits of one network run
+    # one after the other, and a predict from another thread waits for the end
+    with net._shared.write:
+        trainer = Trainer(net, X, T, batch_size, lr, optimizer, momentum, nesterov, beta1, beta2,
+                          eps, weight_decay, shuffle, seed)
+        # only once every argument is known to be good: a rejected call changes nothing
+        if reset_optimizer:
+            net.reset_optimizer()
+        return _run(net, trainer, epochs, validation_data, progress, early_stopping, patience, min_delta,
+                    callbacks)
 
+
+def _run(net, trainer, epochs, validation_data, progress, early_stopping, patience, min_delta, callbacks):
+    """The epochs of :func:`fit`, its arguments validated."""
     history = History()
     best, best_params, waited = math.inf, None, 0
     bar = _Progress(epochs, progress)
