@@ -1,4 +1,4 @@
-"""The loop form gives bitwise identical results for 1 and 2 threads (DESIGN.md, principle 2).
+"""The loop form gives bitwise identical results for 1 and 2 threads (README: race-free by ownership).
 
 Every kernel runs at a size above its parallel threshold (so ``prange`` really splits
 the work), once on one thread and once on two, and the bytes must be equal.

@@ -1,4 +1,4 @@
-"""Dense layer, loop form: the per-neuron sums of FORMULAS.md as Numba loops.
+"""Dense layer, loop form: the per-neuron sums of docs/formulas.md as Numba loops.
 
 forward          y[n, j]  = Σ_i x[n, i] · w[i, j] + b[j]
 input gradient   dx[n, i] = Σ_j w[i, j] · dy[n, j]
