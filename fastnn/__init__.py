@@ -16,8 +16,8 @@ __all__ = [
     "fit", "History", "Trainer", "loops", "matrix", "paths", "data", "__version__",
 ]
 
-# Imported on first use: the data loaders bring zipfile, gzip and importlib.resources
-# (about 10 ms), which a process that only trains on its own arrays never needs.
+# Imported on first use: the data loaders bring zipfile, gzip and importlib.resources,
+# which a process that only trains on its own arrays never needs.
 _LAZY = {"data"}
 
 

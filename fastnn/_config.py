@@ -55,7 +55,7 @@ PARALLEL = dict(SERIAL, parallel=True)
 
 PARALLEL_MIN_FLOPS = 1 << 20
 """A dense kernel opens a parallel region only above this many multiply-adds
-(about 10 microseconds of serial work at the speed measured here)."""
+(serial work several times what starting a region costs: docs/design-notes.md)."""
 
 PARALLEL_MIN_ELEMENTS = 1 << 15
 """An elementwise or row-wise kernel opens a parallel region only above this many
@@ -67,4 +67,4 @@ of float64, and small enough that two threads always get work."""
 
 ALIGNMENT = 64
 """Byte alignment of the buffers fastnn allocates: one cache line and one AVX-512
-vector, which measured up to 1.5x faster loop kernels on this project's machine."""
+vector, which made the loop kernels faster than NumPy's 16 bytes (docs/design-notes.md)."""

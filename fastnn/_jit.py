@@ -3,10 +3,9 @@
 Numba compiles every jitted function called from another one into a library of
 its own, then links that library's LLVM module into the caller and optimizes and
 generates code for the whole again (``CPUCodeLibrary.finalize``).  So a kernel
-reached through a chain of callers is compiled once per link of the chain: the GEMM
-below ``Network.fit`` was compiled about ten times, and every entry point that
-reached it (``fit``, ``predict``, ``train_step``, the public dense kernels) paid
-for all of them again.
+reached through a chain of callers is compiled once per link of the chain, and
+every entry point that reaches it (``fit``, ``predict``, ``train_step``, the public
+dense kernels) pays for all of them again (docs/design-notes.md).
 
 A **unit** is compiled once per signature and called from other kernels through
 its address, never linked into them:
@@ -14,7 +13,7 @@ its address, never linked into them:
 - each call site holds a private slot for the unit's address, empty in a new
   process; the first call asks :func:`_unit_address` (a C callback) for it, which
   compiles the unit or loads it from the cache, and fills the slot.  Later calls
-  load the slot and call through it (about 5 ns more than a linked call).
+  load the slot and call through it (an indirect call more than a linked one).
 - the caller's machine code therefore holds no address and no symbol of this
   process: it can be cached and loaded by any later process, whatever that process
   compiled or loaded before.
@@ -140,8 +139,8 @@ class Kernel(registry.CPUDispatcher):
     """Numba's CPU dispatcher, compiling one variant per argument type, never one per
     constant: a call ``f(x, 0)`` from another kernel is typed ``f(array, int64)``,
     not ``f(array, Literal[int](0))``.  (Numba compiles a variant of its own for
-    every literal a caller passes; those variants were a third of fastnn's compile
-    time.  Where a constant made the code faster, the kernel branches on the value
+    every literal a caller passes, a large part of fastnn's compile time.  Where a
+    constant made the code faster, the kernel branches on the value
     once and inlines a copy for each: see the write-out of ``_micro_kernel``.)
     """
 
@@ -158,7 +157,7 @@ def jit(**options):
     cache = options.pop("cache", False)
     options["nopython"] = True
     # no kernel is passed as a first-class function: its C wrapper would be compiled
-    # for nothing (0.5-0.7 s of a cold `fastnn train`)
+    # for nothing, in every cold process
     options.setdefault("no_cfunc_wrapper", True)
 
     def decorate(func):
@@ -212,8 +211,8 @@ class Unit:
 
     def __init__(self, dispatcher, returns=None):
         # a class of its own whose __call__ is the dispatcher: called from Python, a
-        # unit costs what its dispatcher does (a method forwarding the call added
-        # 0.2 us, 2% of a 3-1-2 train_step)
+        # unit costs what its dispatcher does (a method forwarding the call costs
+        # one more Python call on every step of a small network)
         self.__class__ = type("Unit", (Unit,), {"__call__": staticmethod(dispatcher)})
         self.dispatcher = dispatcher
         self.returns = returns

@@ -59,7 +59,7 @@ class Shared:
     A call enters with :meth:`start_read` or :meth:`start_write`, which also lend it
     a workspace when it asks for one, and leaves with :meth:`end_read` or
     :meth:`end_write`, which take it back: one plain lock each way when no other
-    thread waits (a 3-1-2 network's ``predict`` takes about 3 microseconds).
+    thread waits, as every call pays it (docs/design-notes.md).
     ``with shared.write:`` holds the network for a change without a workspace.
     """
 

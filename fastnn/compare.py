@@ -190,9 +190,9 @@ def _row(kernel, size, dtype, repeat, target):
         args = make(name)
         if name == "loops":
             # OpenBLAS's threads spin for about 0.1 s after a call (their default
-            # timeout, 2^28 cycles) and would take the cores from Numba's threads:
-            # measured here, the parallel loop kernels ran at half speed right after
-            # a matrix call.  Let them fall asleep first.
+            # timeout, 2^28 cycles) and would take the cores from Numba's threads,
+            # slowing the loop kernels timed right after a matrix call
+            # (docs/design-notes.md).  Let them fall asleep first.
             time.sleep(BLAS_IDLE_SECONDS)
         seconds, number = measure(lambda: call(name, args), repeat, target)  # noqa: B023 (called at once)
         row[f"{name}_s"] = seconds

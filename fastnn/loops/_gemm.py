@@ -29,18 +29,13 @@ run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
   layout.  This is how the transposed operands of the backward pass run as fast as
   the forward product.  The transposing copy of B moves 8 x 8 blocks through
   registers (``_transpose8``: eight vector loads, shuffles, eight stores, emitted
-  as LLVM IR because the same copy as loops ran no faster); it made the float32
-  input gradient 3-8% faster.  The copy of A = xᵀ in the weight gradient takes
-  the elements of 8 panels from each row of x at once (``_copy_panels8``), which
-  made the float32 weight gradient 3-6% faster at the training shapes.  Only
-  packing uses these: every sum of the formulas is still a loop.  Packing is
-  about 7% of a (128, 784, 256) forward product on one core.  (The faster packing
-  copies cost compile time: LLVM unrolls and vectorizes them in every GEMM
-  instance, and a cold compile of ``_dense_forward`` went from about 12.5 to 19 s;
-  ``_copy_panels8`` added about 1 s to that of the weight gradient.)  Packing the
-  operand that all blocks share once, by all threads (one parallel pack, then the
-  products), was measured no faster than each block packing its own copy: reading
-  the half packed by the other core cost as much.
+  as LLVM IR because the same copy as loops ran no faster).  The copy of A = xᵀ in
+  the weight gradient takes the elements of 8 panels from each row of x at once
+  (``_copy_panels8``).  Both made the float32 gradients faster.  Only packing uses
+  these: every sum of the formulas is still a loop.  Packing is a small part of a
+  product; faster packing copies cost more compile time than they saved, and
+  packing a shared operand once, by all threads, was no faster than each block
+  packing its own copy (docs/design-notes.md).
 - **Cache blocking.** k in blocks of about KC (an A micro-panel, MR x KC, stays in
   a quarter of L1; K is cut into equal blocks, so there is no short last one),
   columns in blocks of NC (a packed B block, KC x NC, stays in 3/8 of L2).  Partial sums of
@@ -66,8 +61,8 @@ run one register-blocked kernel for all four (the GotoBLAS/BLIS scheme):
 - **The fused update** completes Σ_n before scaling: with several k blocks the
   partial sums go to a private buffer and the last block subtracts lr · (sum).
 
-Measured pitfalls that shaped the code: index expressions like ``buf[off + k * NR +
-j]`` make Numba emit a negative-index check that LLVM turns into gathers (15x slower),
+Pitfalls that shaped the code (docs/design-notes.md): index expressions like ``buf[off
++ k * NR + j]`` make Numba emit a negative-index check that LLVM turns into gathers,
 so every loop indexes a view starting at its offset, or (in the packing copies,
 where making views cost more than the copy) uses unsigned indices, which need no
 check; a j loop shorter than 48 gets fully unrolled before vectorization (again
@@ -110,7 +105,7 @@ def _micro_kernel(ap, bp, kc, c, trans, r, cc, mr, nr, mode, first, last, bias, 
     (verified in the assembly); each element is one sequential FMA chain.
     Indices are relative to views (ap, bp, rows of c) so they are provably >= 0:
     with base+offset indices Numba's negative-index wraparound select made LLVM
-    emit vgather/vscatter instead of unit-stride loads (4x slower).
+    emit vgather/vscatter instead of unit-stride loads.
 
     Write-out of the valid mr x nr corner (k-block partial sums are added to C in
     increasing k order):
@@ -131,8 +126,8 @@ def _micro_kernel(ap, bp, kc, c, trans, r, cc, mr, nr, mode, first, last, bias, 
                 acc[i, j] += a_ik * bp[k * NR + j]
 
     # The write-out is inlined (Numba IR), once per mode, each with its mode as a
-    # constant: with the mode a run-time value inside the row loop, the weight and
-    # input gradients at (32, 64, 128) and (32, 128, 10) ran 16-40% slower.  A
+    # constant: with the mode a run-time value inside the row loop, the small weight
+    # and input gradients ran slower (docs/design-notes.md).  A
     # transposed C (see _gemm) is written through a strided column of c, in
     # MODE_STORE or MODE_SGD only (a bias is added after the product).
     if trans and mode == MODE_STORE:
@@ -285,14 +280,12 @@ def _split(M, N, K, b_transposed, like):
     if rows_ok and cols_ok:
         # by rows, each block copies all of B (K x N), by columns all of A (M x K).
         # Per element, packing A costs about twice a B copy, and a transposing B
-        # pack (wᵀ in the input gradient) three times: split the way that copies less.
-        # (Weights measured before the transposing pack moved 8 x 8 blocks; it now
-        # costs 1.3-1.7 copies.)  But with ROWS_PER_BLOCK rows or more, the input
+        # pack (wᵀ in the input gradient) three times: split the way that copies less
+        # (docs/design-notes.md).  But with ROWS_PER_BLOCK rows or more, the input
         # gradient is split by rows whatever it copies: by columns, every block
         # packs and re-reads all of A, 8 MiB (float32) or 16 MiB (float64) at
-        # (1024, 2048, 2048), two such blocks at a time, as much as the L3 cache.
-        # Rows measured 2.5-3% faster at (512, 1024, 1024) and 4-9% at (1024,
-        # 2048, 2048); with 128 rows, as at (128, 784, 256), columns stay 1-9% faster.
+        # (1024, 2048, 2048), two such blocks at a time, as much as the L3 cache;
+        # with 128 rows, columns stay faster.
         b_cost = 3 if b_transposed else 1
         rows_ok = b_cost * N <= 2 * M or (b_transposed and M >= ROWS_PER_BLOCK)
         cols_ok = not rows_ok
@@ -352,8 +345,7 @@ def _gemm(a, a_kmajor, b, b_kmajor, M, N, K, mode, c, bias, lr):
     routines already read either operand in either layout, so this swaps the
     operands and writes each tile row into a column of c.  (For y = x.w with
     n_out = 10: 84% of the work is padding one way, 17% the other.)  Those writes
-    are strided, so a small saving is not worth it: for dx = dy.wᵀ at (512, 1024, 10) the two
-    orientations differ by 0.6% and the transposed one was 7x slower."""
+    are strided, so a small saving is not worth it (docs/design-notes.md)."""
     MR, NR, KC, NC = _tiles(a)
     trans = 4 * _padded_work(N, M, MR, NR) <= 3 * _padded_work(M, N, MR, NR)
     # C = op(P) . op(Q), rows x cols, into c, or with trans into cᵀ

@@ -86,9 +86,8 @@ def _transpose8(typingctx, dst, d, src, s, ld, W):
     two-input shuffles (interleave single elements, then pairs, then quadruples),
     eight vector stores (8 rows' values for one k each).  The same 8 x 8 copy as
     plain loops with constant trip counts ran no faster than the scalar copy it
-    replaces (0.35-0.50 ns/element): LLVM does not find the shuffles.  These halve
-    the time of a transposing B pack in float32 (0.40 to 0.21 ns/element, blocks
-    of a (1024, 1024) w)."""
+    replaces: LLVM does not find the shuffles.  These halve the time of a
+    transposing B pack in float32 (docs/design-notes.md)."""
     sig = types.void(dst, d, src, s, ld, W)
 
     def codegen(context, builder, sig, args):
@@ -184,9 +183,9 @@ def _pack_copy(src, r0, nrows, k0, kc, W, buf):
         return
     # B panels (W = NR): flat unsigned indices, a run-time length.  Unsigned, an
     # index needs no negative-index wraparound select (1-D views per k, the other
-    # way to avoid it, cost 1.4x more in their set-up); a 2-D source block made
-    # LLVM use vgather, and a constant length (NR) made it unroll the loop into
-    # scalar moves: both 2.4x slower.
+    # way to avoid it, cost more in their set-up); a 2-D source block made LLVM use
+    # vgather, and a constant length (NR) made it unroll the loop into scalar moves
+    # (docs/design-notes.md).
     flat = src.reshape(src.size)
     ld = _u(src.shape[1])
     npan = (nrows + W - 1) // W
@@ -208,9 +207,8 @@ def _pack_copy_narrow(src, r0, nrows, k0, kc, buf):
     """_pack_copy for A panels (W = MR), A = xᵀ in the weight gradient: panels in
     groups of 8, each k row's 8*MR elements copied at once (``_copy_panels8``); the
     other panels MR elements per k, a copy LLVM unrolls into scalar moves when MR is
-    a constant (with a run-time W, the loop set-up cost more than the copy: 3-5x
-    slower).  Float32, 128 rows of a (128, 784) x: 0.13 ns/element in groups, 0.29
-    a panel at a time; 512 rows of 1024 columns: 0.22 against 0.34."""
+    a constant (with a run-time W, the loop set-up cost more than the copy).  The
+    groups are faster than a panel at a time (docs/design-notes.md)."""
     MR, _, _, _ = _tiles(src)
     npan = (nrows + MR - 1) // MR
     flat = src.reshape(src.size)
@@ -246,11 +244,10 @@ def _pack_transpose(src, r0, nrows, k0, kc, W, buf):
     (A = x in forward, A = dy and B = w^T in backward_input): a transposing copy.
     B panels (W = NR) in groups of 8 rows, so that 8 source rows are read as
     sequential streams: 8 x 8 blocks transposed in registers (``_transpose8``),
-    then the last kc % 8 columns one k at a time.  Float32, blocks of a (1024, 1024)
-    w: 0.17-0.24 ns/element, against 0.30-0.40 for the same order as scalar copies
-    (0.39 reading a row at a time and writing with stride W, 0.78 for groups of 16,
-    2.8 for all W rows, which LLVM turns into vgather); float64 about 0.3 either
-    way.  A panels: _pack_transpose_narrow."""
+    then the last kc % 8 columns one k at a time: faster in float32 than the same
+    order as scalar copies, than a row at a time written with stride W, and than
+    groups of 16 or of all W rows (which LLVM turns into vgather); about the same in
+    float64 (docs/design-notes.md).  A panels: _pack_transpose_narrow."""
     MR, _, _, _ = _tiles(src)
     if W == MR:
         _pack_transpose_narrow(src, r0, nrows, k0, kc, buf)
@@ -283,8 +280,8 @@ def _pack_transpose(src, r0, nrows, k0, kc, W, buf):
 def _pack_transpose_narrow(src, r0, nrows, k0, kc, buf):
     """_pack_transpose for A panels (W = MR): k outer, the MR rows inner, so the
     panel is written contiguously while MR source rows are read as MR sequential
-    streams; with MR a constant LLVM unrolls the rows.  0.15 ns/element, 2x
-    faster than reading a row at a time and writing with stride MR."""
+    streams; with MR a constant LLVM unrolls the rows.  Faster than reading a row at
+    a time and writing with stride MR (docs/design-notes.md)."""
     MR, _, _, _ = _tiles(src)
     flat = src.reshape(src.size)
     ld = _u(src.shape[1])

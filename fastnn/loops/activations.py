@@ -40,7 +40,7 @@ def _sigmoid(v):
 @jit(**SERIAL)
 def _forward_block(code, x, y, k0, k1):
     # views that start at k0: with `x[k]` for k in range(x.size) Numba's
-    # negative-index wraparound defeats vectorization (measured 12x slower)
+    # negative-index wraparound defeats vectorization (docs/design-notes.md)
     x, y = x[k0:k1], y[k0:k1]
     if code == RELU:
         # written so that NaN passes through, as in np.maximum(x, 0): `x if x > 0

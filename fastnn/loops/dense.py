@@ -24,8 +24,7 @@ __all__ = ["dense_forward", "dense_backward_input", "dense_backward_params", "de
 
 DIRECT_MAX_FLOPS = 1 << 14
 """Below this many multiply-adds a dense kernel runs the plain loops: packing and
-its allocations would cost more than the arithmetic (a 3-1-2 network's step must
-stay within about 2 microseconds)."""
+its allocations would cost more than the arithmetic (docs/design-notes.md)."""
 
 
 @unit(returns=types.none, **SERIAL)

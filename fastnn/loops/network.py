@@ -216,7 +216,7 @@ def _predict(spec, params, work, layout, x, out, batch_size):
         xb, _, _ = _load_batch(spec, work, layout, no_labels, x, empty_t, no_labels, order, start, n)
         y = _forward(spec, params, work, layout, xb)
         # element by element: an array assigned to a slice brings Numba's
-        # shape-mismatch message, whose string formatting took 2 s to compile
+        # shape-mismatch message, whose string formatting is long to compile
         for r in range(n):
             for c in range(y.shape[1]):
                 out[start + r, c] = y[r, c]

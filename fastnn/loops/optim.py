@@ -39,7 +39,7 @@ def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
     """
     lr = p.dtype.type(hyper[LR])
     # views that start at k0: with `p[k]` for k in range(k0, k1) Numba's
-    # negative-index wraparound keeps the loops scalar (measured 12x slower)
+    # negative-index wraparound keeps the loops scalar (docs/design-notes.md)
     # (m and s are empty where the optimizer has no such state: so are their views)
     p, g, m, s = p[k0:k1], g[k0:k1], m[k0:k1], s[k0:k1]
     bad = 0
