@@ -38,8 +38,6 @@ Warm-up
 
 import functools
 import os
-import statistics
-import time
 import zlib
 
 
@@ -186,10 +184,8 @@ def network(name, form, dtype="float32", seed=0):
     import fastnn
 
     widths, _ = parse_network(name)
-    layers = []
-    for n_in, n_out in zip(widths[:-1], widths[1:]):
-        layers += [fastnn.Dense(n_in, n_out), fastnn.ReLU()]
-    return fastnn.Network(layers[:-1], loss="softmax_cross_entropy", form=form, dtype=dtype, seed=seed)
+    return fastnn.Network(fastnn.dense_stack(widths, fastnn.ReLU), loss="softmax_cross_entropy", form=form,
+                          dtype=dtype, seed=seed)
 
 
 # -- warm-up --------------------------------------------------------------------------
@@ -237,16 +233,8 @@ def warm_up_network(net):
 # -- measuring inside a benchmark ---------------------------------------------------------
 
 def median_seconds(fn, repeats=5, min_seconds=1e-3):
-    """Median wall time of one ``fn()`` call over ``repeats`` samples; each sample
-    runs ``fn`` enough times to last about ``min_seconds`` (the timer's resolution)."""
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    number = max(1, min(1000, int(min_seconds / max(first, 1e-9))))
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+    """Median wall time of one ``fn()`` call over ``repeats`` samples, each lasting
+    about ``min_seconds`` (the timer's resolution): :func:`fastnn.compare.measure`."""
+    from fastnn.compare import measure
+
+    return measure(fn, repeats, repeats * min_seconds)[0]

@@ -29,23 +29,11 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 SIZES = [(32, 64, 128), (128, 784, 256), (512, 1024, 1024), (1024, 2048, 2048)]
 KERNELS = ["forward", "input gradient", "weight gradient", "sgd update"]
-
-
-def _median_seconds(fn, repeat, inner):
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - start) / inner)
-    return statistics.median(samples)
 
 
 def _kernels(which, x, w, b, y, dy, dx, dw, db):
@@ -102,6 +90,8 @@ def compare(rounds, sizes):
 def main(which, raw=False, sizes=None):
     if which not in ("loops", "numpy"):
         raise SystemExit("usage: python benchmarks/dense_table.py loops|numpy|compare [rounds]")
+    from fastnn.compare import measure
+
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         for n, n_in, n_out in sizes or SIZES:
@@ -114,7 +104,7 @@ def main(which, raw=False, sizes=None):
             inner = 200 if n <= 32 else (20 if n <= 128 else 1)
             cells = []
             for name, kernel in zip(KERNELS, _kernels(which, x, w, b, y, dy, dx, dw, db)):
-                seconds = _median_seconds(kernel, repeat, inner)
+                seconds = measure(kernel, repeat, number=inner)[0]
                 if raw:
                     print(f"{np.dtype(dtype).name}\t{(n, n_in, n_out)}\t{name}\t{seconds!r}")
                 cells.append(f"{seconds * 1e6:10.1f} us {2 * n * n_in * n_out / seconds / 1e9:6.1f} GF/s")

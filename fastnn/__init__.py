@@ -6,13 +6,14 @@ of the same signatures (:mod:`fastnn.matrix`).
 import importlib
 
 from . import loops, matrix, paths
-from .network import Dense, Identity, Layer, Network, ReLU, Sigmoid, Tanh
+from .layers import Dense, Identity, Layer, ReLU, Sigmoid, Tanh, dense_stack
+from .network import Network
 from .train import History, Trainer, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Network", "Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh",
+    "Network", "Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "dense_stack",
     "fit", "History", "Trainer", "loops", "matrix", "paths", "data", "__version__",
 ]
 

@@ -308,14 +308,10 @@ def _default_lr(optimizer, regression):
 
 
 def _layers(n_in, hidden, activation, n_out):
-    from .network import Dense, Identity, ReLU, Sigmoid, Tanh
+    from .layers import Identity, ReLU, Sigmoid, Tanh, dense_stack
 
     act = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "identity": Identity}[activation]
-    layers, width = [], n_in
-    for h in hidden:
-        layers += [Dense(width, h), act()]
-        width = h
-    return layers + [Dense(width, n_out)]
+    return dense_stack([n_in, *hidden, n_out], act)
 
 
 def _export(net, prep, args):

@@ -34,7 +34,8 @@ import time
 import numpy as np
 
 from . import _machine, loops, matrix
-from .network import Dense, Network, ReLU
+from .layers import ReLU, dense_stack
+from .network import Network
 
 __all__ = ["KERNELS", "DENSE_KERNELS", "SIZES", "QUICK", "environment", "measure", "run",
            "format_seconds", "format_header", "format_columns", "format_row", "format_table", "plot"]
@@ -109,7 +110,8 @@ def _case(kernel, size, dtype, seed=0):
             net = args[0]
             return np.float64(net.train_step(args[1], args[2], lr=_LR)), net.params
 
-        flops = sum(6 * n * a * c for a, c in _train_widths(size))  # 3 products per layer
+        widths = _train_widths(size)
+        flops = sum(6 * n * a * c for a, c in zip(widths[:-1], widths[1:]))  # 3 products per layer
         return make, call, flops
 
     if kernel not in ELEMENTWISE_KERNELS:
@@ -129,14 +131,12 @@ def _maker(arrays):
 
 def _train_widths(size):
     _, n_in, n_out = size
-    return [(n_in, n_out), (n_out, n_out), (n_out, TRAIN_CLASSES)]
+    return [n_in, n_out, n_out, TRAIN_CLASSES]
 
 
 def _train_net(size, dtype, form):
-    layers = []
-    for a, c in _train_widths(size):
-        layers += [Dense(a, c), ReLU()]
-    return Network(layers[:-1], loss="softmax_cross_entropy", form=form, dtype=dtype, seed=0)
+    return Network(dense_stack(_train_widths(size), ReLU), loss="softmax_cross_entropy", form=form, dtype=dtype,
+                   seed=0)
 
 
 def _max_abs_diff(a, b):
@@ -153,12 +153,13 @@ BLAS_IDLE_SECONDS = 0.3
 """Pause before timing the loop form, so that NumPy's BLAS threads are asleep."""
 
 
-def measure(fn, repeat=5, target=0.2):
-    """Median seconds per call of ``fn()``, compile time excluded.
+def measure(fn, repeat=5, target=0.2, number=None):
+    """Median seconds per call of ``fn()``, compile time excluded: the one timer of
+    fastnn and its benchmarks.
 
     One warm-up call, one timed call to estimate the cost, then ``repeat`` samples
-    of ``number`` calls each, ``number`` chosen so that all samples together take
-    about ``target`` seconds (at least one call per sample).
+    of ``number`` calls each; unless given, ``number`` is chosen so that all samples
+    together take about ``target`` seconds (at least one call per sample).
 
     Returns
     -------
@@ -171,7 +172,8 @@ def measure(fn, repeat=5, target=0.2):
     start = time.perf_counter()
     fn()
     once = max(time.perf_counter() - start, 1e-9)
-    number = max(1, int(target / repeat / once))
+    if number is None:
+        number = max(1, int(target / repeat / once))
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._codes import DENSE, IDENTITY, RELU, SIGMOID, TANH
 
-__all__ = ["Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh"]
+__all__ = ["Layer", "Activation", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "dense_stack"]
 
 
 class Layer:
@@ -124,3 +124,34 @@ class Tanh(Activation):
 
 BY_NAME = {cls.name: cls for cls in (Identity, ReLU, Sigmoid, Tanh)}
 """The activation layers by the name a network file gives them."""
+
+
+def dense_stack(widths, activation=None):
+    """The layers of a multilayer perceptron: Dense layers of the given widths, each
+    but the last followed by a new ``activation()`` layer.
+
+    Parameters
+    ----------
+    widths : sequence of int, length >= 2
+        ``[n_in, hidden_1, ..., n_out]``.
+    activation : Activation subclass or None, default None
+        The hidden layers' activation (``ReLU``, ``Tanh``, ...); None for none.
+
+    Returns
+    -------
+    list of Layer
+        For example ``dense_stack([64, 128, 10], ReLU)`` is
+        ``[Dense(64, 128), ReLU(), Dense(128, 10)]``.
+    """
+    widths = list(widths)
+    if len(widths) < 2:
+        raise ValueError(f"widths must hold at least 2 widths (n_in and n_out), got {widths!r}")
+    if activation is not None and not (isinstance(activation, type) and issubclass(activation, Activation)
+                                       and activation is not Activation):
+        raise TypeError(f"activation must be an activation layer class (ReLU, Tanh, ...) or None, got {activation!r}")
+    layers = []
+    for n_in, n_out in zip(widths[:-1], widths[1:]):
+        layers.append(Dense(n_in, n_out))
+        if activation is not None:
+            layers.append(activation())
+    return layers[:-1] if activation is not None else layers

@@ -71,7 +71,8 @@ except ImportError as err:  # pragma: no cover - exercised without scikit-learn 
         "fastnn.sklearn needs scikit-learn >= 1.6; install it with "
         'pip install "fastnn[sklearn]"') from err
 
-from .network import Dense, Network, ReLU, Sigmoid, Tanh
+from .layers import ReLU, Sigmoid, Tanh, dense_stack
+from .network import Network
 from .train import Trainer
 
 _LOCK_GUARD = threading.Lock()
@@ -175,14 +176,7 @@ class _BaseMLP(BaseEstimator):
     # -- the network ------------------------------------------------------------------
 
     def _build(self, n_in, n_out, dtype):
-        hidden = self._hidden()
-        act = _ACTIVATIONS[self.activation]
-        widths = [n_in] + hidden + [n_out]
-        layers = []
-        for k in range(len(widths) - 1):
-            layers.append(Dense(widths[k], widths[k + 1]))
-            if k < len(widths) - 2 and act is not None:
-                layers.append(act())
+        layers = dense_stack([n_in] + self._hidden() + [n_out], _ACTIVATIONS[self.activation])
         loss = "softmax_cross_entropy" if self._is_classifier else "mse"
         self._net = Network(layers, loss=loss, form=self.form, dtype=dtype, seed=0)
         self._net_args = (n_in, n_out, np.dtype(dtype).name)
