@@ -157,6 +157,43 @@ def output(out, name, shape, shape_doc, dtype, inputs=()):
     return out
 
 
+def float_dtype(dtype):
+    """``np.dtype(dtype)`` if it is float32 or float64, else ``TypeError``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def positive_int(value, name):
+    """``value`` as an int, or ``ValueError`` unless it is an integer >= 1 (not a bool)."""
+    if not _is_integer(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def nonnegative_int(value, name):
+    """``value`` as an int, or ``ValueError`` unless it is an integer >= 0 (not a bool)."""
+    if not _is_integer(value) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def nonnegative_real(value, name):
+    """``value`` as a float, or ``ValueError`` unless it is a finite real number >= 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
+            or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def learning_rate(lr):
     """Return ``lr`` as a float after checking that it is a finite real number."""
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real):

@@ -7,6 +7,8 @@ import zlib
 
 import numpy as np
 
+from . import _checks
+
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -22,16 +24,7 @@ class DataError(ValueError):
 # helpers
 
 
-def _float_dtype(dtype):
-    """Return ``np.dtype(dtype)`` if it is float32 or float64, else raise."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(
-            f"dtype must be float32 or float64, got {dtype!r}") from exc
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt
+_float_dtype = _checks.float_dtype
 
 
 def _read_bytes(path):

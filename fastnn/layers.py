@@ -6,10 +6,9 @@ activation layer learns its width.  The computation is in the kernels
 (:mod:`fastnn.loops`, :mod:`fastnn.matrix`), chosen by the layer's ``kind``.
 """
 
-import numbers
-
 import numpy as np
 
+from . import _checks
 from ._codes import DENSE, IDENTITY, RELU, SIGMOID, TANH
 
 __all__ = ["Layer", "Activation", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "dense_stack"]
@@ -52,10 +51,8 @@ class Dense(Layer):
 
     def __init__(self, n_in, n_out):
         super().__init__()
-        for value, arg in ((n_in, "n_in"), (n_out, "n_out")):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"Dense {arg} must be a positive integer, got {value!r}")
-        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.n_in = _checks.positive_int(n_in, "Dense n_in")
+        self.n_out = _checks.positive_int(n_out, "Dense n_out")
         self._w = self._b = None
 
     def __repr__(self):

@@ -17,7 +17,6 @@ Initialization (seeded, identical in both forms): weights are drawn uniformly fr
 otherwise; biases start at zero.
 """
 
-import numbers
 
 import numpy as np
 
@@ -36,16 +35,10 @@ _LOSSES = ("mse", "half_sse", "softmax_cross_entropy")
 _PREDICT_CHUNK = 1024
 
 
-def _weight_decay(value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"weight_decay must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
 def _chunk(batch_size, n):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return min(int(batch_size), n)
+    if type(batch_size) is int and batch_size >= 1:  # the common case, without an ABC check
+        return min(batch_size, n)
+    return min(_checks.positive_int(batch_size, "batch_size"), n)
 
 
 
@@ -87,12 +80,7 @@ class Network:
         if loss not in _LOSSES:
             raise ValueError(f"loss must be one of {', '.join(_LOSSES)}, got {loss!r}")
         _checks.reduction(reduction)
-        try:
-            self.dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
-        if self.dtype not in _checks.FLOAT_DTYPES:
-            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.dtype = _checks.float_dtype(dtype)
         self.layers = list(layers)
         self.loss_name, self.reduction, self.form = loss, reduction, form
         self._backend = _FORMS[form]
@@ -340,7 +328,7 @@ class Network:
         """
         x = self._inputs(X)
         t, labels = self._targets(T, x.shape[0])
-        weight_decay = _weight_decay(weight_decay)
+        weight_decay = _checks.nonnegative_real(weight_decay, "weight_decay")
         ws = self._shared.start_read(x.shape[0])
         try:
             xb, tb, lab = self._batch(ws, x, t, labels)
@@ -406,7 +394,7 @@ class Network:
         hyper = _checks.optimizer_hyper(self.dtype, lr, momentum, beta1, beta2, eps)
         if hyper[0] <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
-        weight_decay = _weight_decay(weight_decay)
+        weight_decay = _checks.nonnegative_real(weight_decay, "weight_decay")
         if optimizer == "adam":
             code = OPTIMIZER_CODES["adam"]
         elif momentum > 0:

@@ -7,11 +7,12 @@ once, before the first epoch; work buffers are allocated once per batch size.
 """
 
 import math
-import numbers
 import sys
 import time
 
 import numpy as np
+
+from . import _checks
 
 __all__ = ["History", "Trainer", "fit"]
 
@@ -59,12 +60,6 @@ class History:
         return f"History(epochs={self.epochs}{last})"
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class Trainer:
     """Validated data, options and buffers for training a network epoch by epoch.
 
@@ -86,7 +81,7 @@ class Trainer:
         self.net = net
         self.x = net._inputs(X)
         self.t, self.labels = net._targets(T, self.x.shape[0])
-        self.batch_size = min(_positive_int(batch_size, "batch_size"), self.x.shape[0])
+        self.batch_size = min(_checks.positive_int(batch_size, "batch_size"), self.x.shape[0])
         self.optimizer, self.momentum, self.nesterov = optimizer, momentum, nesterov
         self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
         self.decay_per_batch_size = bool(decay_per_batch_size)
@@ -278,12 +273,9 @@ def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=
         those of the last finite step; the exception's ``history`` attribute holds
         the epochs completed before.
     """
-    epochs = int(epochs) if isinstance(epochs, numbers.Integral) and not isinstance(epochs, bool) else epochs
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    patience = _positive_int(patience, "patience")
-    if not (isinstance(min_delta, numbers.Real) and math.isfinite(min_delta) and min_delta >= 0):
-        raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+    epochs = _checks.nonnegative_int(epochs, "epochs")
+    patience = _checks.positive_int(patience, "patience")
+    _checks.nonnegative_real(min_delta, "min_delta")
     callbacks = list(callbacks)
     for cb in callbacks:
         if not callable(cb):
