@@ -5,7 +5,7 @@ of the same signatures (:mod:`fastnn.matrix`).
 
 import importlib
 
-from . import loops, matrix, paths
+from . import loops, matrix
 from .layers import Dense, Identity, Layer, ReLU, Sigmoid, Tanh, dense_stack
 from .network import Network
 from .train import History, Trainer, fit
@@ -18,8 +18,9 @@ __all__ = [
 ]
 
 # Imported on first use: the data loaders bring zipfile, gzip and importlib.resources,
-# which a process that only trains on its own arrays never needs.
-_LAZY = {"data"}
+# which a process that only trains on its own arrays never needs; the path form is
+# for the tests and the curious.
+_LAZY = {"data", "paths"}
 
 
 def __getattr__(name):

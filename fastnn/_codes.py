@@ -1,5 +1,5 @@
 """The integer codes that both forms' kernels branch on, and the columns of a
-network's ``spec`` table (see :mod:`fastnn.loops.network`): defined once, imported by
+network's ``spec`` table (see :mod:`fastnn.loops.passes`): defined once, imported by
 ``fastnn.loops``, ``fastnn.matrix`` and the Python layers, so the reference form
 imports nothing from the fast one."""
 

@@ -2,7 +2,7 @@
 time, and a lock under which reads run together and a change runs alone.
 
 The compiled passes release the GIL and keep their intermediate values in a
-workspace (:mod:`fastnn.loops.network`); two calls writing one workspace at once
+workspace (:mod:`fastnn.loops.passes`); two calls writing one workspace at once
 return each other's numbers.  So a workspace is never used by two calls at once:
 :class:`Shared` lends one per call and takes it back, and allocates a new one only
 when every one of that batch size is out (as many as calls ran at once).  A loop of
@@ -37,7 +37,7 @@ def pad(size):
 
 
 class Workspace:
-    """Work buffers for batches of up to ``batch`` samples (see fastnn.loops.network)."""
+    """Work buffers for batches of up to ``batch`` samples (see fastnn.loops.passes)."""
 
     def __init__(self, spec, n_in, n_out, batch, dtype):
         widths = [int(n_in)] + [int(v) for v in spec[:, N_OUT]]

@@ -8,8 +8,8 @@ A network is a list of layers, activations being layers of their own::
 All parameters live in one flat, 64-byte-aligned buffer; each Dense layer's ``w``
 (n_in x n_out) and ``b`` are views into it, so ``net.layers[0].w[...] = 0`` changes
 the network.  ``form="loops"`` runs every step as one compiled call
-(:mod:`fastnn.loops.network`); ``form="matrix"`` runs the same buffers through the NumPy
-kernels layer by layer (:mod:`fastnn.matrix.network`).
+(:mod:`fastnn.loops.passes`); ``form="matrix"`` runs the same buffers through the NumPy
+kernels layer by layer (:mod:`fastnn.matrix.passes`).
 
 Initialization (seeded, identical in both forms): weights are drawn uniformly from
 ``[-a, a]`` in float64 and cast to the network's dtype, with ``a = sqrt(6 / n_in)``
@@ -24,13 +24,13 @@ from . import _buffers, _checks, _model_file, _sharing
 from ._codes import B_OFF, DENSE, KIND, LOSS_CODES, N_IN, N_OUT, OPTIMIZER_CODES, SGD, W_OFF
 from .layers import Activation, Dense, Identity, Layer, ReLU, Sigmoid, Tanh
 from .loops import activations as _act
-from .loops import network as _loop_network
+from .loops import passes as _loop_passes
 from .matrix import activations as _matrix_act
-from .matrix import network as _matrix_network
+from .matrix import passes as _matrix_passes
 
 __all__ = ["Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "Network"]
 
-_FORMS = {"loops": _loop_network, "matrix": _matrix_network}
+_FORMS = {"loops": _loop_passes, "matrix": _matrix_passes}
 _LOSSES = ("mse", "half_sse", "softmax_cross_entropy")
 _PREDICT_CHUNK = 1024
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import assert_bitwise_equal, data, read_only
 from fastnn import Dense, Network, ReLU, Tanh
 from fastnn.data import load_digits, train_test_split
-from fastnn.loops import network as loops_network
+from fastnn.loops import passes as loops_passes
 from test_network import N_IN, assert_params_unchanged, dataset, layers_starting_with, mlp, offset_in_params
 
 FORMS = ("loops", "matrix")
@@ -72,9 +72,9 @@ def test_train_step_takes_the_batch_as_it_is_or_copied_alike(form, target):
                               dtype="float64", seed=0) for _ in range(2))
     for _ in range(2):
         loss = direct.train_step(X, T, lr=0.3)
-        signatures = list(loops_network._train_step.signatures)
+        signatures = list(loops_passes._train_step.signatures)
         assert loss == copied.train_step(read_only(X), read_only(T), lr=0.3)
-        assert loops_network._train_step.signatures == signatures
+        assert loops_passes._train_step.signatures == signatures
     assert_bitwise_equal(direct.params, copied.params)
     assert_bitwise_equal(X, X0)
     assert_bitwise_equal(T, T0)

@@ -1,5 +1,5 @@
 """Whole-network passes, matrix form: the same functions and buffers as
-:mod:`fastnn.loops.network` (see there for the layout), driven layer by layer from
+:mod:`fastnn.loops.passes` (see there for the layout), driven layer by layer from
 Python with the NumPy kernels of this package.
 """
 
