@@ -211,6 +211,59 @@ def reduction(value):
     return value
 
 
+# --- a network's data --------------------------------------------------------------
+
+
+def network_inputs(x, n_in, dtype, name="X"):
+    """``x`` as a C-contiguous (n, n_in) array of ``dtype``, n >= 1, finite."""
+    if isinstance(x, np.ndarray) and x.dtype == dtype and x.flags.c_contiguous:
+        arr = x
+    else:
+        try:
+            arr = np.ascontiguousarray(x, dtype=dtype)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be a numeric array of shape (n, {n_in}): {err}") from None
+    if arr.ndim != 2 or arr.shape[1] != n_in:
+        raise ValueError(f"{name} must have shape (n, {n_in}), got {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples")
+    finite(arr, name)
+    return arr
+
+
+def network_targets(t, n, n_out, dtype, classes, name="T"):
+    """Targets of n samples as (t, labels): float rows (n, n_out) of ``dtype``, or,
+    where ``classes`` (softmax cross-entropy), integer labels (n,) in 0..n_out-1 or
+    one-hot rows; the one not given is empty."""
+    none_t = np.empty((0, n_out), dtype=dtype)
+    none_labels = np.empty(0, dtype=np.intp)
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if classes and arr.ndim == 1:
+        if arr.dtype.kind == "f":
+            if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
+                raise ValueError(f"{name} class labels must be whole numbers, found {arr[arr != np.round(arr)][:1]}")
+        labels = arr.astype(np.intp)
+        if labels.shape[0] != n:
+            raise ValueError(f"{name} must hold one label per sample: {n} expected, got {labels.shape[0]}")
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= n_out:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{name} label {bad} is out of range for {n_out} classes (0..{n_out - 1})")
+        return none_t, labels
+    if arr.ndim == 1 and n_out == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape != (n, n_out):
+        want = f"({n},) class labels or ({n}, {n_out})" if classes else f"({n}, {n_out})"
+        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    finite(arr, name)
+    if classes:
+        class_target(arr, n, n_out, dtype, False)
+    return arr, none_labels
+
+
 # --- dense layer ---------------------------------------------------------------
 
 

@@ -43,6 +43,37 @@ def _chunk(batch_size, n):
 
 
 
+class TrainingData:
+    """Inputs and targets checked and converted once for one network: what
+    :meth:`Network.train_epoch` takes (:meth:`Network.training_data` makes it).
+
+    Attributes
+    ----------
+    network : Network
+    x : ndarray, shape (n, n_in)
+        C-contiguous, of the network's dtype.
+    t, labels : ndarray
+        Float targets (n, n_out) and integer labels (n,); the one not used is empty.
+    """
+
+    __slots__ = ("network", "x", "t", "labels")
+
+    def __init__(self, network, x, t, labels):
+        self.network, self.x, self.t, self.labels = network, x, t, labels
+
+    def __len__(self):
+        return self.x.shape[0]
+
+
+def _epoch_order(order, n):
+    order = np.asarray(order)
+    if order.ndim != 1 or order.dtype.kind not in "iu" or order.size == 0:
+        raise ValueError(f"order must be a non-empty 1-D array of sample indices, got {order.dtype} {order.shape}")
+    if order.min() < 0 or order.max() >= n:
+        raise ValueError(f"order holds an index outside 0..{n - 1}")
+    return np.ascontiguousarray(order, dtype=np.intp)
+
+
 class Network:
     """A multilayer perceptron: a list of layers, a loss, and the buffers that train it.
 
@@ -199,50 +230,10 @@ class Network:
         return self.reduction == "mean" and self.loss_name != "half_sse"
 
     def _inputs(self, x, name="X"):
-        """x as a C-contiguous (n, n_in) array of the network's dtype, validated."""
-        if isinstance(x, np.ndarray) and x.dtype == self.dtype and x.flags.c_contiguous:
-            arr = x
-        else:
-            try:
-                arr = np.ascontiguousarray(x, dtype=self.dtype)
-            except (TypeError, ValueError) as err:
-                raise TypeError(f"{name} must be a numeric array of shape (n, {self.n_in}): {err}") from None
-        if arr.ndim != 2 or arr.shape[1] != self.n_in:
-            raise ValueError(f"{name} must have shape (n, {self.n_in}), got {arr.shape}")
-        if arr.shape[0] == 0:
-            raise ValueError(f"{name} is empty: it has 0 samples")
-        _checks.finite(arr, name)
-        return arr
+        return _checks.network_inputs(x, self.n_in, self.dtype, name)
 
     def _targets(self, t, n, name="T"):
-        """Targets as (t, labels): float rows (n, n_out) or integer labels (n,)."""
-        none_t = np.empty((0, self.n_out), dtype=self.dtype)
-        none_labels = np.empty(0, dtype=np.intp)
-        arr = np.asarray(t)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-        if self.loss_name == "softmax_cross_entropy" and arr.ndim == 1:
-            if arr.dtype.kind == "f":
-                if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
-                    raise ValueError(f"{name} class labels must be whole numbers, found {arr[arr != np.round(arr)][:1]}")
-            labels = arr.astype(np.intp)
-            if labels.shape[0] != n:
-                raise ValueError(f"{name} must hold one label per sample: {n} expected, got {labels.shape[0]}")
-            lo, hi = int(labels.min()), int(labels.max())
-            if lo < 0 or hi >= self.n_out:
-                bad = lo if lo < 0 else hi
-                raise ValueError(f"{name} label {bad} is out of range for {self.n_out} classes (0..{self.n_out - 1})")
-            return none_t, labels
-        if arr.ndim == 1 and self.n_out == 1:
-            arr = arr.reshape(-1, 1)
-        if arr.ndim != 2 or arr.shape != (n, self.n_out):
-            want = f"({n},) class labels or ({n}, {self.n_out})" if self.loss_name == "softmax_cross_entropy" else f"({n}, {self.n_out})"
-            raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-        arr = np.ascontiguousarray(arr, dtype=self.dtype)
-        _checks.finite(arr, name)
-        if self.loss_name == "softmax_cross_entropy":
-            _checks.class_target(arr, n, self.n_out, self.dtype, False)
-        return arr, none_labels
+        return _checks.network_targets(t, n, self.n_out, self.dtype, self.loss_name == "softmax_cross_entropy", name)
 
     # -- evaluation -----------------------------------------------------------------
 
@@ -440,6 +431,102 @@ class Network:
         finally:
             self._shared.end_write(ws)
         return float(loss)
+
+    def training_data(self, X, T, names=("X", "T")):
+        """``(X, T)`` checked and converted once, for :meth:`train_epoch`.
+
+        ``T`` as for :meth:`fit`; ``names`` are the argument names the error
+        messages use.
+
+        Returns
+        -------
+        TrainingData
+        """
+        x = self._inputs(X, names[0])
+        t, labels = self._targets(T, x.shape[0], names[1])
+        return TrainingData(self, x, t, labels)
+
+    def check_optimizer(self, optimizer="sgd", lr=0.01, momentum=0.0, nesterov=False, beta1=0.9, beta2=0.999,
+                        eps=1e-8, weight_decay=0.0):
+        """Raise the error :meth:`train_step` would raise for these settings; change
+        nothing (so that a caller can refuse bad settings before it changes anything)."""
+        self._validate_optimizer(optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay)
+
+    def train_epoch(self, data, order, batch_size, lr=0.01, optimizer="sgd", momentum=0.0, nesterov=False,
+                    beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decay_per_batch_size=False):
+        """Optimizer steps on the batches of ``order``, in one compiled call; the
+        loss over the samples visited.
+
+        Parameters
+        ----------
+        data : TrainingData
+            From :meth:`training_data` of this network.
+        order : array of int, shape (m,)
+            The sample indices to visit; batch k takes the k-th ``batch_size`` of them.
+        batch_size : int
+        decay_per_batch_size : bool, default False
+            See :class:`fastnn.Trainer`.
+
+        The other parameters are those of :meth:`train_step`.
+
+        Returns
+        -------
+        float
+            The batches' losses weighted by their sizes ("mean" reduction), or their
+            sum ("sum").
+
+        Raises
+        ------
+        FloatingPointError
+            If a batch's loss or update is not finite.  That batch's update is not
+            applied: the parameters are those after the last finite step.
+        """
+        if not isinstance(data, TrainingData) or data.network is not self:
+            raise ValueError("data must come from this network's training_data(X, T)")
+        order = _epoch_order(order, len(data))
+        batch = min(_checks.positive_int(batch_size, "batch_size"), len(data))
+        ws = self._shared.start_write(batch)
+        try:
+            code, hyper, wd = self._optimizer(optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay)
+            return self._epoch(data, order, batch, code, hyper, wd, bool(decay_per_batch_size), ws)
+        finally:
+            self._shared.end_write(ws)
+
+    def _epoch(self, data, order, batch, code, hyper, wd, decay_per_batch_size, ws):
+        total = order.shape[0]
+        n_full = total - total % batch
+        # one compiled call for the full batches, and one for a smaller last batch
+        # when its weight decay differs
+        parts = [(order, batch)]
+        if decay_per_batch_size:
+            parts = [(part, size) for part, size in ((order[:n_full], batch), (order[n_full:], total - n_full))
+                     if part.size]
+        loss = 0.0
+        for part, size in parts:
+            n_batches = -(-part.shape[0] // size)
+            losses = np.zeros(n_batches, dtype=np.float64)
+            scaled = wd / size if decay_per_batch_size else wd
+            m, s = self._state_views()
+            done = self._backend._train_epoch(
+                self.spec, self.params, self.grads, m, s, hyper, self.step_count + 1, ws.work, ws.layout,
+                ws.label_buf, data.x, data.t, data.labels, part, size, self._loss_code, self._mean, scaled, code,
+                losses)
+            self.step_count += done
+            if done < n_batches:
+                raise FloatingPointError(
+                    f"training diverged: batch {done} gave a non-finite loss or update "
+                    f"(loss = {losses[done]}); that step was not applied, the parameters "
+                    "are those of the last finite step (try a smaller learning rate)")
+            sizes = np.full(n_batches, size, dtype=np.float64)
+            sizes[-1] = part.shape[0] - size * (n_batches - 1)
+            loss += float(np.dot(losses, sizes)) if self._mean else float(losses.sum())
+        return loss / total if self._mean else loss
+
+    def exclusive(self):
+        """``with net.exclusive():`` holds the network for a sequence of changes:
+        calls from other threads wait until the block ends (:meth:`fit` holds it for
+        the whole run).  The holding thread may use the network freely."""
+        return self._shared.write
 
     def fit(self, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", **kwargs):
         """Train with mini-batches; see :func:`fastnn.train.fit` for every option.

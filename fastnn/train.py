@@ -61,11 +61,13 @@ class History:
 
 
 class Trainer:
-    """Validated data, options and buffers for training a network epoch by epoch.
+    """Validated data and options for training a network epoch by epoch.
 
     :func:`fit` and :class:`fastnn.sklearn.MLPClassifier` use it; it is public for
     users who want their own epoch loop.  See :func:`fit` for the parameters.
-    ``lr`` and ``weight_decay`` may be changed between epochs (a schedule).
+    ``lr`` and ``weight_decay`` may be changed between epochs (a schedule).  It
+    uses the network's public API only: :meth:`fastnn.Network.training_data` once,
+    :meth:`fastnn.Network.train_epoch` per epoch.
 
     Parameters
     ----------
@@ -79,33 +81,19 @@ class Trainer:
                  nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
                  shuffle=True, seed=None, decay_per_batch_size=False):
         self.net = net
-        self.x = net._inputs(X)
-        self.t, self.labels = net._targets(T, self.x.shape[0])
-        self.batch_size = min(_checks.positive_int(batch_size, "batch_size"), self.x.shape[0])
+        self.data = net.training_data(X, T)
+        self.batch_size = min(_checks.positive_int(batch_size, "batch_size"), len(self.data))
         self.optimizer, self.momentum, self.nesterov = optimizer, momentum, nesterov
         self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
         self.decay_per_batch_size = bool(decay_per_batch_size)
         self.lr = lr
-        with net._shared.write:
-            self._settings()  # raises on a bad option before any training
+        net.check_optimizer(**self._settings())  # raises on a bad option before any training
         self.shuffle = bool(shuffle)
         self.rng = np.random.default_rng(seed)
-        self.batch_losses = np.zeros(-(-self.x.shape[0] // self.batch_size), dtype=np.float64)
 
     def _settings(self):
-        return self.net._optimizer(self.optimizer, self.lr, self.momentum, self.nesterov,
-                                   self.beta1, self.beta2, self.eps, self.weight_decay)
-
-    def _order(self, order):
-        n = self.x.shape[0]
-        if order is None:
-            return self.rng.permutation(n) if self.shuffle else np.arange(n)
-        order = np.asarray(order)
-        if order.ndim != 1 or order.dtype.kind not in "iu" or order.size == 0:
-            raise ValueError(f"order must be a non-empty 1-D array of sample indices, got {order.dtype} {order.shape}")
-        if order.min() < 0 or order.max() >= n:
-            raise ValueError(f"order holds an index outside 0..{n - 1}")
-        return np.ascontiguousarray(order, dtype=np.intp)
+        return dict(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
+                    beta1=self.beta1, beta2=self.beta2, eps=self.eps, weight_decay=self.weight_decay)
 
     def epoch(self, order=None):
         """Train on the samples once, in batches; return the epoch's training loss.
@@ -129,46 +117,11 @@ class Trainer:
             If a batch's loss or update is not finite.  That batch's update is not
             applied: the parameters are those after the last finite step.
         """
-        net = self.net
-        order = self._order(order)
-        # alone: no other thread reads or trains the network meanwhile
-        ws = net._shared.start_write(self.batch_size)
-        try:
-            return self._epoch(order, ws)
-        finally:
-            net._shared.end_write(ws)
-
-    def _epoch(self, order, ws):
-        net = self.net
-        code, hyper, wd = self._settings()
-        total, batch = order.shape[0], self.batch_size
-        n_full = total - total % batch
-        # one compiled call for the full batches, and one for a smaller last batch
-        # when its weight decay differs
-        parts = [(order, batch)]
-        if self.decay_per_batch_size:
-            parts = [(part, size) for part, size in ((order[:n_full], batch), (order[n_full:], total - n_full))
-                     if part.size]
-        loss = 0.0
-        for part, size in parts:
-            n_batches = -(-part.shape[0] // size)
-            losses = self.batch_losses[:n_batches]
-            scaled = wd / size if self.decay_per_batch_size else wd
-            m, s = net._state_views()
-            done = net._backend._train_epoch(
-                net.spec, net.params, net.grads, m, s, hyper, net.step_count + 1, ws.work,
-                ws.layout, ws.label_buf, self.x, self.t, self.labels, part, size,
-                net._loss_code, net._mean, scaled, code, losses)
-            net.step_count += done
-            if done < n_batches:
-                raise FloatingPointError(
-                    f"training diverged: batch {done} gave a non-finite loss or update "
-                    f"(loss = {losses[done]}); that step was not applied, the parameters "
-                    "are those of the last finite step (try a smaller learning rate)")
-            sizes = np.full(n_batches, size, dtype=np.float64)
-            sizes[-1] = part.shape[0] - size * (n_batches - 1)
-            loss += float(np.dot(losses, sizes)) if net._mean else float(losses.sum())
-        return loss / total if net._mean else loss
+        if order is None:
+            n = len(self.data)
+            order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        return self.net.train_epoch(self.data, order, self.batch_size, decay_per_batch_size=self.decay_per_batch_size,
+                                    **self._settings())
 
 
 def _evaluate(net, data):
@@ -283,13 +236,11 @@ def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise TypeError("validation_data must be a tuple (X_val, T_val)")
-        xv = net._inputs(validation_data[0], "validation_data[0]")
-        tv = validation_data[1]
-        net._targets(tv, xv.shape[0], "validation_data[1]")
-        validation_data = (xv, tv)
+        checked = net.training_data(*validation_data, names=("validation_data[0]", "validation_data[1]"))
+        validation_data = (checked.x, validation_data[1])
     # the whole run holds the network (fastnn._sharing): two fits of one network run
     # one after the other, and a predict from another thread waits for the end
-    with net._shared.write:
+    with net.exclusive():
         trainer = Trainer(net, X, T, batch_size, lr, optimizer, momentum, nesterov, beta1, beta2,
                           eps, weight_decay, shuffle, seed)
         # only once every argument is known to be good: a rejected call changes nothing

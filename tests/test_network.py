@@ -447,3 +447,50 @@ def test_pickle_round_trip_keeps_views_alignment_and_optimizer_state(form):
     net.layers[0].w[...] = 0
     assert copy.train_step(X, y, lr=0.1, optimizer="adam") == net.train_step(X, y, lr=0.1, optimizer="adam")
     assert np.array_equal(copy.params, net.params)
+
+
+# --- the epoch entry point (what fastnn.Trainer uses) ----------------------------------------
+
+
+@pytest.mark.parametrize("form", ["loops", "matrix"])
+def test_train_epoch_equals_train_steps_on_the_same_batches(form):
+    X, T = dataset("labels", np.float64, n=10)
+    by_epoch, by_steps = (Network(mlp(), loss="softmax_cross_entropy", form=form, dtype=np.float64, seed=2)
+                          for _ in range(2))
+    order = np.array([3, 1, 4, 0, 9, 2, 6, 5, 8, 7])
+    loss = by_epoch.train_epoch(by_epoch.training_data(X, T), order, 4, lr=0.1, optimizer="adam")
+    step_losses = [by_steps.train_step(X[order[k:k + 4]], T[order[k:k + 4]], lr=0.1, optimizer="adam")
+                   for k in range(0, 10, 4)]
+    assert_bitwise_equal(by_epoch.params, by_steps.params)
+    assert by_epoch.step_count == by_steps.step_count == 3
+    assert loss == pytest.approx(np.dot(step_losses, [4, 4, 2]) / 10, rel=1e-12)
+
+
+def test_train_epoch_refuses_bad_input_and_changes_nothing():
+    X, T = dataset("labels")
+    net, other = (Network(mlp(), loss="softmax_cross_entropy", seed=0) for _ in range(2))
+    data = net.training_data(X, T)
+    before = net.params.copy()
+    for args, kwargs, exc, fragment in [
+        ((other.training_data(X, T), np.arange(N), 4), {}, ValueError, "this network's training_data"),
+        (((X, T), np.arange(N), 4), {}, ValueError, "this network's training_data"),
+        ((data, np.array([0, N]), 4), {}, ValueError, "outside 0..10"),
+        ((data, np.array([], dtype=int), 4), {}, ValueError, "non-empty 1-D array"),
+        ((data, np.arange(N), 0), {}, ValueError, "batch_size must be a positive integer"),
+        ((data, np.arange(N), 4), {"lr": -1.0}, ValueError, "lr must be > 0"),
+    ]:
+        with pytest.raises(exc, match=re.escape(fragment)):
+            net.train_epoch(*args, **kwargs)
+    assert_bitwise_equal(net.params, before)
+    assert net.step_count == 0
+
+
+def test_check_optimizer_raises_what_train_step_would_and_changes_nothing():
+    net = Network(mlp(), seed=0)
+    X, T = dataset("rows")
+    net.train_step(X, T, lr=0.1, optimizer="adam")
+    state = net._state.copy()
+    with pytest.raises(ValueError, match="optimizer must be 'sgd' or 'adam'"):
+        net.check_optimizer(optimizer="lbfgs")
+    net.check_optimizer(optimizer="sgd", lr=0.5, momentum=0.9)  # other settings: nothing reset
+    assert net.step_count == 1 and np.array_equal(net._state, state)
