@@ -53,6 +53,7 @@ How the two correspond (scikit-learn's ``_multilayer_perceptron.py`` and
 """
 
 import numbers
+from numbers import Integral, Real
 import threading
 import warnings
 
@@ -64,6 +65,7 @@ try:
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state, column_or_1d, shuffle
+    from sklearn.utils._param_validation import Interval, Options, StrOptions
     from sklearn.utils.multiclass import check_classification_targets, type_of_target
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as err:  # pragma: no cover - exercised without scikit-learn only
@@ -85,10 +87,6 @@ _FLOATS = (np.float64, np.float32)
 
 def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _check(ok, name, value, want):
@@ -142,35 +140,41 @@ class _BaseMLP(BaseEstimator):
                    "positive integers")
         return [int(s) for s in sizes]
 
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(_ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        # fastnn's momentum rule needs momentum < 1 (scikit-learn allows 1)
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "form": [StrOptions({"loops", "matrix"})],
+        "dtype": [None, StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64}),
+                  Options(np.dtype, {np.dtype(np.float32), np.dtype(np.float64)})],
+    }
+
     def _validate_params(self):
+        # scikit-learn's check of _parameter_constraints, then what it cannot say
+        super()._validate_params()
         if self.solver == "lbfgs":
             raise ValueError("solver='lbfgs' is not supported by fastnn: use solver='sgd' or 'adam'")
-        _check(self.solver in ("sgd", "adam"), "solver", self.solver, "'sgd' or 'adam'")
-        _check(self.activation in _ACTIVATIONS, "activation", self.activation,
-               "one of 'identity', 'logistic', 'tanh', 'relu'")
-        _check(self.learning_rate in ("constant", "invscaling", "adaptive"), "learning_rate",
-               self.learning_rate, "'constant', 'invscaling' or 'adaptive'")
-        _check(self.batch_size == "auto" or (_is_int(self.batch_size) and self.batch_size >= 1),
-               "batch_size", self.batch_size, "'auto' or a positive integer")
-        _check(_is_int(self.max_iter) and self.max_iter >= 1, "max_iter", self.max_iter, "an integer >= 1")
-        _check(_is_int(self.max_fun) and self.max_fun >= 1, "max_fun", self.max_fun, "an integer >= 1")
-        _check(self.n_iter_no_change == np.inf or (_is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1),
-               "n_iter_no_change", self.n_iter_no_change, "an integer >= 1 or numpy.inf")
-        for name, low, high, closed in (("alpha", 0, np.inf, "["), ("power_t", 0, np.inf, "["),
-                                        ("tol", 0, np.inf, "["), ("learning_rate_init", 0, np.inf, "("),
-                                        ("epsilon", 0, np.inf, "("), ("momentum", 0, 1, "["),
-                                        ("beta_1", 0, 1, "["), ("beta_2", 0, 1, "["),
-                                        ("validation_fraction", 0, 1, "[")):
-            value = getattr(self, name)
-            ok = _is_real(value) and np.isfinite(value) and (value >= low if closed == "[" else value > low) \
-                and value < high
-            _check(ok, name, value, f"a number in {closed}{low}, {high})")
-        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
-            _check(isinstance(getattr(self, name), (bool, np.bool_)), name, getattr(self, name), "True or False")
-        _check(self.form in ("loops", "matrix"), "form", self.form, "'loops' or 'matrix'")
-        _check(self.dtype is None or (isinstance(self.dtype, (str, type, np.dtype))
-                                      and np.dtype(self.dtype) in (np.float32, np.float64)),
-               "dtype", self.dtype, "None, 'float32' or 'float64'")
         return self._hidden()
 
     # -- the network ------------------------------------------------------------------
