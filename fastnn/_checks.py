@@ -168,22 +168,20 @@ def float_dtype(dtype):
     return dt
 
 
-def _is_integer(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+def _int_at_least(value, name, low, what):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
 
 
 def positive_int(value, name):
     """``value`` as an int, or ``ValueError`` unless it is an integer >= 1 (not a bool)."""
-    if not _is_integer(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return _int_at_least(value, name, 1, "a positive integer")
 
 
 def nonnegative_int(value, name):
     """``value`` as an int, or ``ValueError`` unless it is an integer >= 0 (not a bool)."""
-    if not _is_integer(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
+    return _int_at_least(value, name, 0, "a non-negative integer")
 
 
 def nonnegative_real(value, name):

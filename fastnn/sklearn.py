@@ -401,10 +401,12 @@ class _BaseMLP(BaseEstimator):
                 self._no_improvement_count = 0
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
 
-    def _outputs(self, X):
+    def _checked(self, X):
         check_is_fitted(self, "_net")
-        X = validate_data(self, X, dtype=_FLOATS, reset=False)
-        return self._net.predict(X)
+        return validate_data(self, X, dtype=_FLOATS, reset=False)
+
+    def _outputs(self, X):
+        return self._net.predict(self._checked(X))
 
     def fit(self, X, y):
         """Fit the model to data matrix X and targets y.
@@ -501,11 +503,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``."""
-        p = self._outputs(X)
-        p -= p.max(axis=1, keepdims=True)
-        np.exp(p, out=p)
-        p /= p.sum(axis=1, keepdims=True)
-        return p
+        return self._net.predict_proba(self._checked(X))  # the network's softmax, in its form
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
