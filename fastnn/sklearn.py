@@ -406,7 +406,8 @@ class _BaseMLP(BaseEstimator):
         return validate_data(self, X, dtype=_FLOATS, reset=False)
 
     def _outputs(self, X):
-        return self._net.predict(self._checked(X))
+        X = self._checked(X)  # first: an unfitted estimator has no network
+        return self._net.predict(X)
 
     def fit(self, X, y):
         """Fit the model to data matrix X and targets y.
@@ -503,7 +504,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``."""
-        return self._net.predict_proba(self._checked(X))  # the network's softmax, in its form
+        X = self._checked(X)  # first: an unfitted estimator has no network
+        return self._net.predict_proba(X)  # the network's softmax, in its form
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
