@@ -16,48 +16,14 @@ import math
 import numbers
 
 import numpy as np
-from numba import types
-from llvmlite import ir
-from numba.extending import intrinsic
 
 from . import _buffers
-from ._config import SERIAL
-from ._jit import jit
+from ._finite import all_finite
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("mean", "sum")
 
 
-@jit(**SERIAL)
-def _no_special_exponent(bits, exponent):
-    # count the elements whose exponent bits are all set; integer operations are
-    # exact and associative, so this vectorizes and no fastmath flag can change it
-    bad = 0
-    for k in range(bits.size):
-        bad += (bits[k] & exponent) == exponent
-    return bad == 0
-
-
-@jit(**SERIAL)
-def _all_finite32(flat):
-    return _no_special_exponent(flat.view(np.uint32), np.uint32(0x7F800000))
-
-
-@jit(**SERIAL)
-def _all_finite64(flat):
-    return _no_special_exponent(flat.view(np.uint64), np.uint64(0x7FF0000000000000))
-
-
-def _all_finite(flat):
-    """True unless the contiguous 1-D float array ``flat`` holds NaN or +-inf.
-
-    A float is NaN or infinite exactly when all its exponent bits are set, so the
-    test reads the bit patterns as integers.  (The float test ``Σ (x − x) == 0`` is
-    not sound here: ``reassoc`` and ``nsz`` together let LLVM fold ``x − x`` to 0,
-    and it then missed every non-finite value but the first.)  One kernel per
-    dtype: a kernel that branched on the item size would compile both views.
-    """
-    return (_all_finite32 if flat.itemsize == 4 else _all_finite64)(flat)
 
 
 def float_array(a, name, shape_doc, ndim=2, dtype=None, dtype_of=None):
@@ -110,7 +76,7 @@ def same_shape(a, name, shape, shape_doc):
 def finite(a, name):
     """Raise ``ValueError`` if ``a`` holds NaN or infinity, naming the first position."""
     flat = a.reshape(-1)
-    if not _all_finite(flat):
+    if not all_finite(flat):
         bad = int(np.flatnonzero(~np.isfinite(flat))[0])
         where = np.unravel_index(bad, a.shape)
         raise ValueError(
@@ -512,26 +478,3 @@ def optimizer_args(p, g, moments, check_finite):
     empty = np.empty(0, dtype=p.dtype)
     state += [empty] * (2 - len(state))
     return p, g, state[0], state[1]
-
-
-@intrinsic
-def _is_finite(typingctx, value):
-    """True unless the float scalar ``value`` is NaN or +-inf (usable in jitted code).
-
-    Inside kernels compiled with ``reassoc`` and ``nsz``, ``np.isfinite(expr)`` is
-    not reliable: Numba tests ``isnan(v - v)``, and LLVM may fold ``v - v`` to 0 when
-    ``v`` is an expression.  This reads the exponent bits instead (all set means NaN
-    or infinity), through a bitcast that float rewrites cannot see through.
-    """
-    if not isinstance(value, types.Float):
-        return None
-    width = value.bitwidth
-    exponent = ((1 << (11 if width == 64 else 8)) - 1) << (52 if width == 64 else 23)
-
-    def codegen(context, builder, signature, args):
-        int_type = ir.IntType(width)
-        bits = builder.bitcast(args[0], int_type)
-        mask = ir.Constant(int_type, exponent)
-        return builder.icmp_unsigned("!=", builder.and_(bits, mask), mask)
-
-    return types.boolean(value), codegen

@@ -12,7 +12,7 @@ fastmath
     checks that catch a diverging training run.  Even without them, ``reassoc`` and
     ``nsz`` together let LLVM fold ``v - v`` to 0, which defeats ``np.isfinite`` (Numba
     tests ``isnan(v - v)``) inside kernels: finiteness is therefore tested on the
-    exponent bits (``fastnn._checks._all_finite`` for arrays, ``_is_finite`` for
+    exponent bits (:mod:`fastnn._finite`: ``all_finite`` for arrays, ``is_finite`` for
     scalars).
 error_model
     ``"numpy"``: a division by zero yields inf/nan like NumPy instead of raising,

@@ -414,22 +414,6 @@ def test_bad_input_is_refused_by_both_forms_and_nothing_changes(name, make_args,
     assert_rejects(name, make_args, exc, fragment)
 
 
-# --- the finiteness test itself ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("size", [1, 2, 7, 16, 33, 1000])
-def test_all_finite_finds_every_non_finite_value_at_every_position(dtype, size):
-    finite = np.linspace(-3, 3, size).astype(dtype)
-    finite[0] = np.finfo(dtype).max  # the largest and the smallest finite numbers are finite
-    finite[-1] = np.finfo(dtype).smallest_subnormal
-    assert _checks._all_finite(finite)
-    for bad in (np.nan, np.inf, -np.inf):
-        for pos in range(size):
-            a = with_value(finite, pos, bad)
-            assert not _checks._all_finite(a), (bad, pos)
-
-
 def test_finite_names_the_first_bad_position():
     a = np.zeros((3, 4))
     a[2, 0], a[1, 3] = np.inf, np.nan

@@ -19,7 +19,8 @@ import numpy as np
 from numba import prange, types
 
 from .. import _checks, _docs
-from .._checks import BETA1, BETA2, EPS, LR, MU, _is_finite
+from .._checks import BETA1, BETA2, EPS, LR, MU
+from .._finite import is_finite
 from .._codes import ADAM, MOMENTUM, NESTEROV, SGD
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, SERIAL
 from .._jit import jit, unit
@@ -35,7 +36,7 @@ def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
 
     Returns how many updated values (parameters, and Adam's second moment, which can
     overflow on its own) are not finite, so a caller can refuse a step before it
-    writes anything (see :func:`fastnn._checks._is_finite` for why not ``np.isfinite``).
+    writes anything (see :func:`fastnn._finite.is_finite` for why not ``np.isfinite``).
     """
     lr = p.dtype.type(hyper[LR])
     # views that start at k0: with `p[k]` for k in range(k0, k1) Numba's
@@ -46,7 +47,7 @@ def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
     if code == SGD:
         for k in range(p.size):
             new = p[k] - lr * g[k]
-            bad += not _is_finite(new)
+            bad += not is_finite(new)
             if commit:
                 p[k] = new
     elif code == MOMENTUM or code == NESTEROV:
@@ -54,7 +55,7 @@ def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
         for k in range(p.size):
             v = mu * m[k] - lr * g[k]
             new = p[k] + (mu * v - lr * g[k] if code == NESTEROV else v)
-            bad += not _is_finite(new)
+            bad += not is_finite(new)
             if commit:
                 m[k] = v
                 p[k] = new
@@ -71,7 +72,7 @@ def _update_block(code, p, g, m, s, hyper, step, k0, k1, commit):
             mk = beta1 * m[k] + keep1 * g[k]
             sk = beta2 * s[k] + keep2 * g[k] * g[k]
             new = p[k] - lr_t * mk / (np.sqrt(sk) + eps)
-            bad += (not _is_finite(new)) + (not _is_finite(sk))
+            bad += (not is_finite(new)) + (not is_finite(sk))
             if commit:
                 m[k] = mk
                 s[k] = sk

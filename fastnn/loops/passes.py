@@ -25,7 +25,7 @@ gathered there (:func:`_load_batch`), or the caller's arrays as they are (one
 
 import numpy as np
 
-from .._checks import _is_finite
+from .._finite import is_finite
 from .._codes import B_OFF, DENSE, KIND, MSE, N_IN, N_OUT, W_OFF
 from .._config import SERIAL
 from .._jit import jit, unit
@@ -138,7 +138,7 @@ def _train_step(spec, params, grads, m, s, hyper, step, work, layout, x, t, labe
     s, hyper, work, layout = _unowned(s), _unowned(hyper), _unowned(work), _unowned(layout)
     x, t, labels = _unowned(x), _unowned(t), _unowned(labels)
     loss = _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean)
-    if not _is_finite(loss):
+    if not is_finite(loss):
         return loss, False
     _backward(spec, params, grads, work, layout, x, weight_decay)
     return loss, _optimizer_step(optimizer, params, grads, m, s, hyper, step)
