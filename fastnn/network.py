@@ -21,6 +21,7 @@ otherwise; biases start at zero.
 import numpy as np
 
 from . import _buffers, _checks, _model_file, _sharing
+from . import train as _train  # train imports no network: no cycle
 from ._codes import B_OFF, DENSE, KIND, LOSS_CODES, N_IN, N_OUT, OPTIMIZER_CODES, SGD, W_OFF
 from .layers import Activation, Dense, Identity, Layer, ReLU, Sigmoid, Tanh
 from .loops import activations as _act
@@ -535,9 +536,7 @@ class Network:
         -------
         fastnn.train.History
         """
-        from .train import fit
-
-        return fit(self, X, T, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, **kwargs)
+        return _train.fit(self, X, T, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, **kwargs)
 
     # -- persistence ----------------------------------------------------------------
 
