@@ -34,17 +34,12 @@ IMPLEMENTATIONS = ["loops", "loops-fit", "matrix", "numpy", "numpy-haswell", "to
 PEERS = ["numpy", "numpy-haswell", "torch", "jax", "jax-scan"]
 
 _RUNNER = textwrap.dedent('''
-    import json, statistics, sys, time
+    import json, sys
     import numpy as np
     sys.path.insert(0, ".")
     impl, name, repeat, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     from benchmarks import bench_peers, common
-
-    def sample(step, calls):
-        start = time.perf_counter()
-        for _ in range(calls):
-            step()
-        return (time.perf_counter() - start) / calls
+    from fastnn.compare import measure
 
     widths, batch = common.parse_network(name)
     if impl.startswith("loops") or impl == "matrix":
@@ -70,11 +65,9 @@ _RUNNER = textwrap.dedent('''
             sys.exit(0)
         step = peer.step
         per_call = getattr(peer, "steps_per_call", 1)
-    step()
-    once = sample(step, 1)
-    calls = max(1, int(target / max(once, 1e-7)))
-    times = [sample(step, calls) / per_call for _ in range(repeat)]
-    print(json.dumps({"seconds": statistics.median(times)}))
+    # `target` seconds per sample, as before
+    seconds, _ = measure(step, repeat, target * repeat)
+    print(json.dumps({"seconds": seconds / per_call}))
 ''')
 
 
