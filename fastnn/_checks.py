@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 
 from . import _buffers
+from ._codes import OPTIMIZER_CODES
 from ._finite import all_finite
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -439,6 +440,27 @@ def optimizer_hyper(dtype, lr, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
         raise ValueError(f"eps must be a number > 0, got {eps!r}")
     hyper[EPS] = eps
     return hyper
+
+
+def optimizer_settings(dtype, optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay):
+    """The settings of a network's training step, checked: (optimizer code,
+    :func:`optimizer_hyper` vector, weight decay, the key of the optimizer state
+    they need).  The codes are :data:`fastnn._codes.OPTIMIZER_CODES`."""
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    if not isinstance(nesterov, (bool, np.bool_)):
+        raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+    hyper = optimizer_hyper(dtype, lr, momentum, beta1, beta2, eps)
+    if hyper[LR] <= 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    weight_decay = nonnegative_real(weight_decay, "weight_decay")
+    if optimizer == "adam":
+        code = OPTIMIZER_CODES["adam"]
+    elif momentum > 0:
+        code = OPTIMIZER_CODES["nesterov" if nesterov else "momentum"]
+    else:
+        code = OPTIMIZER_CODES["sgd"]
+    return code, hyper, weight_decay, (code, float(momentum), float(beta1), float(beta2))
 
 
 def optimizer_args(p, g, moments, check_finite):

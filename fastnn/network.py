@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _buffers, _checks, _model_file, _sharing
 from . import train as _train  # train imports no network: no cycle
-from ._codes import B_OFF, DENSE, KIND, LOSS_CODES, N_IN, N_OUT, OPTIMIZER_CODES, SGD, W_OFF
+from ._codes import B_OFF, DENSE, KIND, LOSS_CODES, N_IN, N_OUT, SGD, W_OFF
 from .layers import Activation, Dense, Identity, Layer, ReLU, Sigmoid, Tanh
 from .loops import activations as _act
 from .loops import passes as _loop_passes
@@ -366,7 +366,7 @@ class Network:
         except TypeError:  # an unhashable setting (a 0-d array, say): no caching
             cache_key, cached = None, None
         if cached is None:
-            cached = self._validate_optimizer(*settings)
+            cached = _checks.optimizer_settings(self.dtype, *settings)
             if cache_key is not None:
                 self._settings_cache = {cache_key: cached}
         code, hyper, weight_decay, key = cached
@@ -376,24 +376,6 @@ class Network:
         if self._state is None and code != SGD:
             self._state = _buffers.zeros((2, self.params.size), self.dtype)
         return code, hyper, weight_decay
-
-    def _validate_optimizer(self, optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay):
-        """(code, hyper, weight_decay, state key) from settings, or an error."""
-        if optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
-        hyper = _checks.optimizer_hyper(self.dtype, lr, momentum, beta1, beta2, eps)
-        if hyper[0] <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        weight_decay = _checks.nonnegative_real(weight_decay, "weight_decay")
-        if optimizer == "adam":
-            code = OPTIMIZER_CODES["adam"]
-        elif momentum > 0:
-            code = OPTIMIZER_CODES["nesterov" if nesterov else "momentum"]
-        else:
-            code = OPTIMIZER_CODES["sgd"]
-        return code, hyper, weight_decay, (code, float(momentum), float(beta1), float(beta2))
 
     def _state_views(self):
         if self._state is None:
@@ -451,7 +433,7 @@ class Network:
                         eps=1e-8, weight_decay=0.0):
         """Raise the error :meth:`train_step` would raise for these settings; change
         nothing (so that a caller can refuse bad settings before it changes anything)."""
-        self._validate_optimizer(optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay)
+        _checks.optimizer_settings(self.dtype, optimizer, lr, momentum, nesterov, beta1, beta2, eps, weight_decay)
 
     def train_epoch(self, data, order, batch_size, lr=0.01, optimizer="sgd", momentum=0.0, nesterov=False,
                     beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decay_per_batch_size=False):
