@@ -505,6 +505,39 @@ class Network:
             loss += float(np.dot(losses, sizes)) if self._mean else float(losses.sum())
         return loss / total if self._mean else loss
 
+    def loss_and_gradient(self, data, weight_decay=0.0):
+        """The loss on all of ``data`` and its gradient with respect to the flat
+        parameter buffer, in one compiled call: what a full-batch optimizer (L-BFGS,
+        :mod:`fastnn._lbfgs`) evaluates.
+
+        Parameters
+        ----------
+        data : TrainingData
+            From :meth:`training_data` of this network; all its rows form one batch.
+        weight_decay : float, default 0
+            λ: adds λ·w to the gradient of each weight (not to the loss).
+
+        Returns
+        -------
+        loss : float
+            With the network's reduction.
+        gradient : ndarray, shape (params.size,)
+            A new array, laid out like :attr:`params` (zero in the padding).
+        """
+        if not isinstance(data, TrainingData) or data.network is not self:
+            raise ValueError("data must come from this network's training_data(X, T)")
+        weight_decay = _checks.nonnegative_real(weight_decay, "weight_decay")
+        ws = self._shared.start_read(len(data))
+        try:
+            if ws.grads is None:
+                ws.grads = _buffers.zeros(self.params.size, self.dtype)
+            xb, tb, lab = self._batch(ws, data.x, data.t, data.labels)
+            loss = self._backend._loss_and_gradient(self.spec, self.params, ws.grads, ws.work, ws.layout, xb, tb,
+                                                    lab, self._loss_code, self._mean, weight_decay)
+            return float(loss), ws.grads.copy()
+        finally:
+            self._shared.end_read(ws)
+
     def exclusive(self):
         """``with net.exclusive():`` holds the network for a sequence of changes:
         calls from other threads wait until the block ends (:meth:`fit` holds it for

@@ -44,8 +44,13 @@ How the two correspond (scikit-learn's ``_multilayer_perceptron.py`` and
   scikit-learn fits independent logistic outputs with binary cross-entropy, which no
   fastnn loss computes (softmax couples the outputs, and MSE on sigmoid outputs is a
   different model with a different gradient).
-- ``solver="lbfgs"`` raises ``ValueError``; ``max_fun`` (an L-BFGS setting) is accepted
-  and unused.  ``momentum`` must be below 1 (scikit-learn also allows 1).
+- ``solver="lbfgs"`` minimizes scikit-learn's objective (the mean loss plus ``½ alpha
+  ‖W‖² / n``) with the same SciPy L-BFGS-B call (``maxiter=max_iter``,
+  ``maxfun=max_fun``, ``gtol=tol``), each evaluation one compiled call
+  (:mod:`fastnn._lbfgs`); a regressor with K outputs reproduces scikit-learn's
+  gradient, which is K times that of the loss it reports.  ``verbose`` prints
+  nothing for it.  ``partial_fit`` exists for "sgd" and "adam" only, as in
+  scikit-learn.  ``momentum`` must be below 1 (scikit-learn also allows 1).
   ``sample_weight`` is not supported.
 - A step whose loss or gradient is not finite is not applied (fastnn's rule);
   ``fit`` then raises ``ValueError`` (as scikit-learn does for non-finite weights),
@@ -66,6 +71,8 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state, column_or_1d, shuffle
     from sklearn.utils._param_validation import Interval, Options, StrOptions
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.optimize import _check_optimize_result
     from sklearn.utils.multiclass import check_classification_targets, type_of_target
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as err:  # pragma: no cover - exercised without scikit-learn only
@@ -73,6 +80,7 @@ except ImportError as err:  # pragma: no cover - exercised without scikit-learn 
         "fastnn.sklearn needs scikit-learn >= 1.6; install it with "
         'pip install "fastnn[sklearn]"') from err
 
+from . import _lbfgs
 from .layers import ReLU, Sigmoid, Tanh, dense_stack
 from .network import Network
 from .train import Trainer
@@ -92,6 +100,14 @@ def _is_int(value):
 def _check(ok, name, value, want):
     if not ok:
         raise ValueError(f"{name} must be {want}, got {value!r}")
+
+
+def _stochastic_solver(estimator):
+    # partial_fit exists for 'sgd' and 'adam' only, as in scikit-learn
+    if estimator.solver == "lbfgs":
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {estimator.solver} is not "
+                             "stochastic.")
+    return True
 
 
 class _BaseMLP(BaseEstimator):
@@ -173,8 +189,6 @@ class _BaseMLP(BaseEstimator):
     def _validate_params(self):
         # scikit-learn's check of _parameter_constraints, then what it cannot say
         super()._validate_params()
-        if self.solver == "lbfgs":
-            raise ValueError("solver='lbfgs' is not supported by fastnn: use solver='sgd' or 'adam'")
         return self._hidden()
 
     # -- the network ------------------------------------------------------------------
@@ -278,20 +292,43 @@ class _BaseMLP(BaseEstimator):
             self._build(X.shape[1], max(n_outputs, 2) if self._is_classifier else n_outputs, X.dtype)
             self._init_params(rng, [X.shape[1]] + hidden + [n_outputs])
             self.n_iter_ = self.t_ = 0
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-            self._best_params = self._net.params.copy()
-            if self.early_stopping:
-                self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
-            else:
-                self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
+            if self.solver != "lbfgs":  # as in scikit-learn: a stochastic solver's record only
+                self.loss_curve_ = []
+                self._no_improvement_count = 0
+                self._best_params = self._net.params.copy()
+                if self.early_stopping:
+                    self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+                else:
+                    self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
         elif n_outputs != self.n_outputs_:
             raise ValueError(f"y has {n_outputs} outputs but the model was fitted with {self.n_outputs_}")
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, targets)
+            return self
         if not incremental or not hasattr(self, "_opt_lr"):
             self._net.reset_optimizer()
             self._opt_lr = float(self.learning_rate_init)
         self._fit_stochastic(X, y, targets, rng, incremental)
         return self
+
+    def _fit_lbfgs(self, X, targets):
+        """Full-batch L-BFGS on scikit-learn's objective: the mean loss (cross-entropy,
+        or half the mean squared error) plus ``½ alpha ‖W‖² / n`` (see the module
+        docstring for the regressor's gradient)."""
+        n = X.shape[0]
+        if self._is_classifier:
+            scales = dict(scale=1.0, weight_decay=self.alpha / n)
+        else:
+            k = self.n_outputs_
+            scales = dict(scale=0.5, value_decay=2 * self.alpha / n, grad_scale=k / 2, weight_decay=2 * self.alpha / (n * k))
+        try:
+            result = _lbfgs.minimize(self._net, self._net.training_data(X, targets), max_iter=self.max_iter,
+                                     max_fun=self.max_fun, tol=self.tol, **scales)
+        except FloatingPointError:
+            raise ValueError("L-BFGS diverged: the loss is not finite. The parameters are those it started "
+                             "from. Scale the inputs (and targets).") from None
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
 
     def _fit_stochastic(self, X, y, targets, rng, incremental):
         net = self._net
@@ -471,6 +508,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         k = len(self.classes_)
         return np.searchsorted(self.classes_, y).astype(np.intp), (1 if k == 2 else k)
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y, classes=None):
         """Update the model with one epoch over (X, y).
 
@@ -530,6 +568,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         t = y.reshape(-1, 1) if y.ndim == 1 else y
         return t, t.shape[1]
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X, y):
         """Update the model with one epoch over (X, y); returns self."""
         return self._fit(X, y, incremental=True)

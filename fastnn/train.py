@@ -168,8 +168,9 @@ class _Progress:
 def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=0.0,
         nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
         validation_data=None, shuffle=True, seed=None, progress=True, early_stopping=False,
-        patience=10, min_delta=0.0, callbacks=(), reset_optimizer=True):
-    """Train ``net`` with mini-batch gradient descent.
+        patience=10, min_delta=0.0, callbacks=(), reset_optimizer=True, max_iter=200, max_fun=15000,
+        tol=1e-4):
+    """Train ``net`` with mini-batch gradient descent, or with full-batch L-BFGS.
 
     Parameters
     ----------
@@ -184,10 +185,16 @@ def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=
         Samples per step; the last batch of an epoch may be smaller.
     lr : float, default 0.01
         Learning rate α > 0.
-    optimizer : {"sgd", "adam"}, default "sgd"
+    optimizer : {"sgd", "adam", "lbfgs"}, default "sgd"
         "sgd" with ``momentum=0`` is the plain rule p ← p − α g; with momentum > 0
         it uses velocity (and Nesterov's variant with ``nesterov=True``).  The exact
-        equations are in :mod:`fastnn.loops.optim`.
+        equations are in :mod:`fastnn.loops.optim`.  "lbfgs" minimizes the loss on
+        all of X at once with SciPy's L-BFGS-B (:mod:`fastnn._lbfgs`; SciPy must be
+        installed): ``max_iter``, ``max_fun``, ``tol`` and ``weight_decay`` apply,
+        and an "epoch" of the history is one L-BFGS iteration; ``epochs``,
+        ``batch_size``, ``lr``, ``shuffle``, the momentum and Adam settings and
+        ``early_stopping`` do not.  It keeps every row's activations at once, as
+        scikit-learn's does.
     momentum : float in [0, 1), default 0
     nesterov : bool, default False
     beta1, beta2, eps : float
@@ -214,6 +221,10 @@ def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=
     reset_optimizer : bool, default True
         Start from fresh optimizer state (velocity, Adam moments); False continues
         the state of earlier calls.
+    max_iter, max_fun : int, default 200 and 15000
+        L-BFGS only: at most this many iterations, and evaluations of the loss.
+    tol : float, default 1e-4
+        L-BFGS only: stop when no component of the gradient exceeds it.
 
     Returns
     -------
@@ -238,6 +249,12 @@ def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=
             raise TypeError("validation_data must be a tuple (X_val, T_val)")
         checked = net.training_data(*validation_data, names=("validation_data[0]", "validation_data[1]"))
         validation_data = (checked.x, validation_data[1])
+    if optimizer == "lbfgs":
+        if early_stopping:
+            raise ValueError("early_stopping is not available with optimizer='lbfgs' (tol ends L-BFGS)")
+        return _fit_lbfgs(net, net.training_data(X, T), weight_decay, _checks.positive_int(max_iter, "max_iter"),
+                          _checks.positive_int(max_fun, "max_fun"), _checks.nonnegative_real(tol, "tol"),
+                          validation_data, progress, callbacks)
     # the whole run holds the network (fastnn._sharing): two fits of one network run
     # one after the other, and a predict from another thread waits for the end
     with net.exclusive():
@@ -248,6 +265,51 @@ def fit(net, X, T, epochs=10, batch_size=32, lr=0.01, optimizer="sgd", momentum=
             net.reset_optimizer()
         return _run(net, trainer, epochs, validation_data, progress, early_stopping, patience, min_delta,
                     callbacks)
+
+
+def _record(net, history, epoch, loss, seconds, validation_data, bar, callbacks):
+    """Append one epoch (or L-BFGS iteration) to ``history``, evaluate the validation
+    data, draw the progress bar; returns the logs and whether a callback stops."""
+    history.seconds.append(seconds)
+    history.loss.append(loss)
+    logs = {"loss": loss}
+    if validation_data is not None:
+        val_loss, val_acc = _evaluate(net, validation_data)
+        history.val_loss.append(val_loss)
+        logs["val_loss"] = val_loss
+        if val_acc is not None:
+            history.val_accuracy.append(val_acc)
+            logs["val_accuracy"] = val_acc
+    logs["seconds"] = seconds
+    bar.update(epoch, logs)
+    return logs, any([bool(cb(epoch, dict(logs), net)) for cb in callbacks])
+
+
+def _fit_lbfgs(net, data, weight_decay, max_iter, max_fun, tol, validation_data, progress, callbacks):
+    """:func:`fit` with optimizer="lbfgs", its arguments validated."""
+    from . import _lbfgs
+
+    weight_decay = _checks.nonnegative_real(weight_decay, "weight_decay")
+    history = History()
+    bar = _Progress(max_iter, progress)
+    clock = [time.perf_counter()]
+
+    def after(iteration, loss):
+        _, stop = _record(net, history, iteration, loss, time.perf_counter() - clock[0], validation_data, bar,
+                          callbacks)
+        clock[0] = time.perf_counter()
+        return stop
+
+    try:
+        with net.exclusive():
+            _lbfgs.minimize(net, data, weight_decay, max_iter, max_fun, tol, callback=after)
+            net.reset_optimizer()  # no SGD or Adam state belongs to these parameters
+    except FloatingPointError as err:
+        err.history = history
+        raise
+    finally:
+        bar.close()
+    return history
 
 
 def _run(net, trainer, epochs, validation_data, progress, early_stopping, patience, min_delta, callbacks):
@@ -263,19 +325,8 @@ def _run(net, trainer, epochs, validation_data, progress, early_stopping, patien
             except FloatingPointError as err:
                 err.history = history
                 raise
-            history.seconds.append(time.perf_counter() - start)
-            history.loss.append(loss)
-            logs = {"loss": loss}
-            if validation_data is not None:
-                val_loss, val_acc = _evaluate(net, validation_data)
-                history.val_loss.append(val_loss)
-                logs["val_loss"] = val_loss
-                if val_acc is not None:
-                    history.val_accuracy.append(val_acc)
-                    logs["val_accuracy"] = val_acc
-            logs["seconds"] = history.seconds[-1]
-            bar.update(epoch, logs)
-            stop = any([bool(cb(epoch, dict(logs), net)) for cb in callbacks])
+            logs, stop = _record(net, history, epoch, loss, time.perf_counter() - start, validation_data, bar,
+                                 callbacks)
             if early_stopping:
                 monitored = logs.get("val_loss", loss)
                 if monitored < best - min_delta:

@@ -145,6 +145,16 @@ def _train_step(spec, params, grads, m, s, hyper, step, work, layout, x, t, labe
 
 
 @jit(**SERIAL)
+def _loss_and_gradient(spec, params, grads, work, layout, x, t, labels, loss_code, mean, weight_decay):
+    """The loss on the batch (see :func:`_forward_loss`), returned, and its gradient
+    (weight decay added) written to ``grads``: one call per evaluation of a
+    full-batch optimizer (L-BFGS)."""
+    loss = _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean)
+    _backward(spec, params, grads, work, layout, x, weight_decay)
+    return loss
+
+
+@jit(**SERIAL)
 def _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n):
     """Copy samples order[start:start + n] of x, and of labels or t (whichever is
     not empty), into the batch slots; return views of them: (x, t, labels) of the

@@ -83,6 +83,12 @@ def _train_step(spec, params, grads, m, s, hyper, step, work, layout, x, t, labe
     return loss, _optimizer_step(optimizer, params, grads, m, s, hyper, step)
 
 
+def _loss_and_gradient(spec, params, grads, work, layout, x, t, labels, loss_code, mean, weight_decay):
+    loss = _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean)
+    _backward(spec, params, grads, work, layout, x, weight_decay)
+    return loss
+
+
 def _load_batch(spec, work, layout, label_buf, x, t, labels, order, start, n):
     n_layers = spec.shape[0]
     rows = order[start:start + n]
