@@ -10,6 +10,8 @@ stays zero).  SciPy is imported on first use: it is an optional dependency, as i
 scikit-learn, which needs it anyway.
 """
 
+import contextlib
+
 import numpy as np
 
 
@@ -20,6 +22,21 @@ def _scipy_minimize():
         raise ImportError('optimizer="lbfgs" needs SciPy; install it with pip install scipy '
                           '(it comes with pip install "fastnn[sklearn]")') from err
     return minimize
+
+
+def _one_blas_thread(form):
+    """BLAS on one thread while L-BFGS runs on the loop form, where threadpoolctl is
+    installed (it comes with scikit-learn): L-BFGS-B's vector operations are far too
+    small for threads, and the BLAS threads that spin after each of them take the
+    cores from the compiled evaluations between them (docs/design-notes.md).  The
+    matrix form's evaluations are BLAS calls themselves: their threads stay."""
+    if form != "loops":
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - exercised without threadpoolctl only
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _Stop(Exception):
@@ -92,7 +109,7 @@ def minimize(net, data, weight_decay=0.0, max_iter=200, max_fun=15000, tol=1e-4,
             raise _Stop
 
     options = {"maxiter": int(max_iter), "maxfun": int(max_fun), "gtol": float(tol)}
-    with net.exclusive():
+    with net.exclusive(), _one_blas_thread(net.form):
         try:
             try:
                 result = run(objective, start.astype(np.float64), method="L-BFGS-B", jac=True, options=options,
