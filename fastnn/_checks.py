@@ -402,6 +402,19 @@ def softmax_cross_entropy_args(z, target, red, out, check_finite):
     return z, labels, t, dz
 
 
+def unit_interval_target(t, name):
+    """Raise ``ValueError`` unless every value of the float array ``t`` is in [0, 1]."""
+    if t.size and not (t.min() >= 0 and t.max() <= 1):
+        bad = t[(t < 0) | (t > 1) | (t != t)].flat[0]
+        raise ValueError(f"{name} must hold values in [0, 1] (0/1 labels), found {bad}")
+
+
+def sigmoid_cross_entropy_args(z, t, red, out, check_finite):
+    z, t, dz = regression_loss_args(z, t, red, out, check_finite)
+    unit_interval_target(t, "t")
+    return z, t, dz
+
+
 # --- optimizers ------------------------------------------------------------------
 
 # positions in the float64 hyper-parameter vector every optimizer kernel takes

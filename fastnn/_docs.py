@@ -174,5 +174,29 @@ Returns
 loss : numpy scalar of ``z.dtype``
 dz : ndarray, shape (n, k)
 """,
+    "sigmoid_cross_entropy": """Sigmoid cross-entropy on logits and its gradient, ``dz = s(z) − t``.
+
+Each of the k outputs is an independent binary (or multi-label) prediction
+``s(z) = 1 / (1 + e^(−z))``; the per-sample loss sums the k binary
+cross-entropies, computed from the logits as
+``Σ_k max(z_k, 0) − z_k t_k + log(1 + e^(−|z_k|))`` so that it never takes the log
+of an underflowed probability.
+
+Parameters
+----------
+z : ndarray, shape (n, k)
+    Logits.
+t : ndarray, shape (n, k)
+    Targets in [0, 1] (an indicator matrix for multi-label data), dtype of ``z``.
+reduction : {"mean", "sum"}, default "mean"
+out : ndarray, shape (n, k), optional
+    Buffer for ``dz``.
+check_finite : bool, default True
+
+Returns
+-------
+loss : numpy scalar of ``z.dtype``
+dz : ndarray, shape (n, k)
+""",
 }
 """Docstrings of the losses, by function name."""

@@ -32,7 +32,7 @@ from .matrix import passes as _matrix_passes
 __all__ = ["Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "Network"]
 
 _FORMS = {"loops": _loop_passes, "matrix": _matrix_passes}
-_LOSSES = ("mse", "half_sse", "softmax_cross_entropy")
+_LOSSES = ("mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy")
 _PREDICT_CHUNK = 1024
 
 
@@ -83,10 +83,12 @@ class Network:
     layers : list of Layer
         ``Dense`` layers and activation layers (``Identity``, ``ReLU``, ``Sigmoid``,
         ``Tanh``) in order; at least one Dense.  Consecutive Dense widths must chain.
-    loss : {"mse", "half_sse", "softmax_cross_entropy"}, default "mse"
+    loss : {"mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy"}, default "mse"
         Loss on the last layer's output.  For softmax cross-entropy the network
         outputs logits (no activation after the last Dense) and targets are class
-        labels (n,) or one-hot rows (n, k).
+        labels (n,) or one-hot rows (n, k); for sigmoid cross-entropy it outputs one
+        logit per label and targets are rows of k values in [0, 1] (binary or
+        multi-label indicators).
     reduction : {"mean", "sum"}, default "mean"
         How per-sample losses are combined over a batch (``half_sse`` is always a sum).
     form : {"loops", "matrix"}, default "loops"
@@ -234,7 +236,11 @@ class Network:
         return _checks.network_inputs(x, self.n_in, self.dtype, name)
 
     def _targets(self, t, n, name="T"):
-        return _checks.network_targets(t, n, self.n_out, self.dtype, self.loss_name == "softmax_cross_entropy", name)
+        t, labels = _checks.network_targets(t, n, self.n_out, self.dtype, self.loss_name == "softmax_cross_entropy",
+                                            name)
+        if self.loss_name == "sigmoid_cross_entropy":
+            _checks.unit_interval_target(t, name)
+        return t, labels
 
     # -- evaluation -----------------------------------------------------------------
 
@@ -263,16 +269,20 @@ class Network:
         return out
 
     def predict_proba(self, X, batch_size=_PREDICT_CHUNK):
-        """Class probabilities, ``softmax(predict(X))`` (softmax cross-entropy only).
+        """Probabilities: ``softmax(predict(X))`` of the classes for softmax
+        cross-entropy, ``sigmoid(predict(X))`` of each label for sigmoid
+        cross-entropy.
 
         Returns
         -------
         p : ndarray, shape (n, n_out)
         """
-        if self.loss_name != "softmax_cross_entropy":
-            raise ValueError("predict_proba needs loss='softmax_cross_entropy'")
-        softmax = _act.softmax if self.form == "loops" else _matrix_act.softmax
-        return softmax(self.predict(X, batch_size), check_finite=False)
+        act = _act if self.form == "loops" else _matrix_act
+        if self.loss_name == "softmax_cross_entropy":
+            return act.softmax(self.predict(X, batch_size), check_finite=False)
+        if self.loss_name == "sigmoid_cross_entropy":
+            return act.sigmoid(self.predict(X, batch_size), check_finite=False)
+        raise ValueError("predict_proba needs loss='softmax_cross_entropy' or 'sigmoid_cross_entropy'")
 
     def predict_classes(self, X, batch_size=_PREDICT_CHUNK):
         """Most likely class of each row (argmax of the outputs), as int64 labels."""

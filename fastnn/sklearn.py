@@ -40,10 +40,11 @@ How the two correspond (scikit-learn's ``_multilayer_perceptron.py`` and
   scikit-learn's: the data term of the output layer's update is twice as large (the
   difference of two parameters each moving by scikit-learn's step); the hidden layers'
   gradients and the L2 decay of the output layer are the same.
-- Multi-label targets (a 2-D indicator ``y``) raise ``NotImplementedError``:
-  scikit-learn fits independent logistic outputs with binary cross-entropy, which no
-  fastnn loss computes (softmax couples the outputs, and MSE on sigmoid outputs is a
-  different model with a different gradient).
+- Multi-label targets (a 2-D indicator ``y``): independent logistic outputs trained
+  with fastnn's ``sigmoid_cross_entropy`` (the mean over samples of the summed binary
+  cross-entropies, scikit-learn's loss and gradient), so the model, initialization
+  and trajectory are scikit-learn's; ``predict`` returns the indicator matrix
+  (probability above 1/2), ``predict_proba`` each label's probability.
 - ``solver="lbfgs"`` minimizes scikit-learn's objective (the mean loss plus ``½ alpha
   ‖W‖² / n``) with the same SciPy L-BFGS-B call (``maxiter=max_iter``,
   ``maxfun=max_fun``, ``gtol=tol``), each evaluation one compiled call
@@ -195,7 +196,10 @@ class _BaseMLP(BaseEstimator):
 
     def _build(self, n_in, n_out, dtype):
         layers = dense_stack([n_in] + self._hidden() + [n_out], _ACTIVATIONS[self.activation])
-        loss = "softmax_cross_entropy" if self._is_classifier else "mse"
+        if self._is_classifier:
+            loss = "sigmoid_cross_entropy" if self._multilabel else "softmax_cross_entropy"
+        else:
+            loss = "mse"
         self._net = Network(layers, loss=loss, form=self.form, dtype=dtype, seed=0)
         self._net_args = (n_in, n_out, np.dtype(dtype).name)
         self._opt_lr = float(self.learning_rate_init)
@@ -483,13 +487,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _is_classifier = True
 
     def _out_activation(self):
-        return "logistic" if self.n_outputs_ == 1 else "softmax"
+        return "logistic" if self.n_outputs_ == 1 or self._multilabel else "softmax"
 
     def _encode(self, y, first_pass, incremental):
         if type_of_target(y).startswith("multilabel"):
-            raise NotImplementedError(
-                "multi-label targets (a 2-D indicator y) are not supported: scikit-learn trains "
-                "independent logistic outputs with binary cross-entropy, which fastnn has no loss for")
+            # independent logistic outputs with binary cross-entropy, as scikit-learn's
+            if first_pass:
+                self.classes_, self._multilabel = np.arange(y.shape[1]), True
+            elif not self._multilabel or y.shape[1] != len(self.classes_):
+                raise ValueError(f"y is a multi-label indicator of {y.shape[1]} labels; the model was fitted "
+                                 f"on {'class labels' if not self._multilabel else f'{len(self.classes_)} labels'}")
+            return y.astype(np.float64), y.shape[1]
+        if first_pass:
+            self._multilabel = False
+        elif self._multilabel:
+            raise ValueError("the model was fitted on multi-label indicators; y must be one too")
         check_classification_targets(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D class labels, got shape {y.shape}")
@@ -533,17 +545,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, incremental=True)
 
     def _score(self, X, y):
-        return accuracy_score(y, self.classes_[np.argmax(self._net.predict(X), axis=1)])
+        return accuracy_score(y, self._predict(X))
+
+    def _predict(self, X):
+        if self._multilabel:  # scikit-learn's threshold: a probability above 1/2
+            return (self._net.predict_proba(X) > 0.5).astype(int)
+        return self.classes_[np.argmax(self._net.predict(X), axis=1)]
 
     def predict(self, X):
-        """Predicted class of each sample, shape (n_samples,)."""
-        out = self._outputs(X)
-        return self.classes_[np.argmax(out, axis=1)]
+        """Predicted class of each sample, shape (n_samples,); for multi-label data the
+        indicator matrix, shape (n_samples, n_labels)."""
+        return self._predict(self._checked(X))
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``."""
+        """Class probabilities, shape (n_samples, n_classes), in the order of
+        ``classes_``; for multi-label data each label's probability."""
         X = self._checked(X)  # first: an unfitted estimator has no network
-        return self._net.predict_proba(X)  # the network's softmax, in its form
+        return self._net.predict_proba(X)  # the network's softmax or sigmoid, in its form
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""

@@ -69,6 +69,8 @@ def _row_calls(dtype):
                 lambda red=red, x=x, lab=lab: loops.softmax_cross_entropy(x, lab, red))
             calls[f"cross_entropy-one_hot-{red}-{tag}"] = (
                 lambda red=red, x=x, t=one_hot(lab, k, dtype): loops.softmax_cross_entropy(x, t, red))
+            calls[f"sigmoid_cross_entropy-{red}-{tag}"] = (
+                lambda red=red, x=x, t=(t > 0).astype(dtype): loops.sigmoid_cross_entropy(x, t, red))
     return calls
 
 

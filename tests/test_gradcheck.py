@@ -99,3 +99,11 @@ def test_three_layer_network(form, loss, reduction):
         assert_gradient(db, energy, b, f"layer {layer} db")
     assert_gradient(dx, energy, x, "dx")
 
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_sigmoid_cross_entropy(form, reduction):
+    z = data((5, 4), np.float64, seed=9, scale=3.0)
+    t = (data((5, 4), np.float64, seed=10) > 0).astype(np.float64)
+    _, dz = form.sigmoid_cross_entropy(z, t, reduction)
+    assert_gradient(dz, lambda: form.sigmoid_cross_entropy(z, t, reduction)[0], z, "sigmoid cross-entropy")

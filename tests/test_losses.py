@@ -195,3 +195,60 @@ def test_inputs_are_not_modified():
         module.half_sse(y, t)
     for a, a0 in zip((z, t, y), before):
         assert_bitwise_equal(a, a0)
+
+
+# --- sigmoid cross-entropy (binary and multi-label) ----------------------------------------
+
+
+def sigmoid_cross_entropy64(z, t, reduction):
+    z, t = f64(z), f64(t)
+    s = 1 / (1 + np.exp(-z))
+    per_sample = -(t * np.log(s) + (1 - t) * np.log1p(-s)).sum(axis=1)
+    return reduce64(per_sample, reduction), (s - t) / (z.shape[0] if reduction == "mean" else 1)
+
+
+@pytest.mark.parametrize("shape", ROW_SHAPES, ids=shape_id)
+def test_sigmoid_cross_entropy(shape, dtype, reduction):
+    z = data(shape, dtype, seed=11, scale=3.0)
+    t = (data(shape, dtype, seed=12) > 0).astype(dtype)
+    losses, grads = loss_pair("sigmoid_cross_entropy", z, t, reduction)
+    loss64, grad64 = sigmoid_cross_entropy64(z, t, reduction)
+    # K terms per sample in the dtype, each as large as |z| <= 12 (rounding absolute)
+    assert_agree(losses, loss64, dtype, k=shape[1], scale=12.0)
+    assert_agree(grads, grad64, dtype)
+    for loss in losses:
+        assert_loss_scalar(loss, dtype)
+
+
+def test_sigmoid_cross_entropy_by_hand(form, dtype, reduction):
+    # z = [0, ln 3]: s(z) = [1/2, 3/4]; targets [1, 0] and [0, 1]
+    z = np.array([[0.0, math.log(3.0)],
+                  [0.0, math.log(3.0)]], dtype)
+    t = np.array([[1.0, 0.0],
+                  [0.0, 1.0]], dtype)
+    # row 0: −ln(1/2) − ln(1 − 3/4) = ln 2 + ln 4 = ln 8;  dz_0 = s − t = [−1/2, 3/4]
+    # row 1: −ln(1 − 1/2) − ln(3/4) = ln 2 + ln(4/3) = ln(8/3);  dz_1 = [1/2, −1/4]
+    # "sum": E = ln 8 + ln(8/3) = ln(64/3);  "mean": E and dz divided by N = 2
+    n = 2 if reduction == "mean" else 1
+    loss, dz = form.sigmoid_cross_entropy(z, t, reduction)
+    assert_forms_close(loss, math.log(64 / 3) / n, dtype, k=2)
+    assert_forms_close(dz, np.array([[-0.5, 0.75], [0.5, -0.25]]) / n, dtype, k=2)
+
+
+def test_sigmoid_cross_entropy_is_stable_for_huge_logits(form, dtype):
+    z = np.array([[1e4, -1e4, 30.0, -30.0]], dtype)
+    t = np.array([[1.0, 0.0, 0.0, 1.0]], dtype)
+    loss, dz = form.sigmoid_cross_entropy(z, t, "sum")
+    # right with certainty: exactly nothing (e^(−10⁴) = 0), no inf and no NaN;
+    # wrong by 30 in the logit: 30 + log(1 + e^(−30)) each, and s(30) − 0, s(−30) − 1
+    tail = math.exp(-30.0)
+    assert_forms_close(loss, 60.0 + 2 * math.log1p(tail), dtype, k=4, scale=60.0)
+    assert_forms_close(dz, [[0.0, 0.0, 1 / (1 + tail), -1 / (1 + tail)]], dtype, k=1)
+
+
+@pytest.mark.parametrize("bad", [2.0, -0.5, np.nan])
+def test_sigmoid_cross_entropy_refuses_targets_outside_0_1(form, bad):
+    z = np.zeros((2, 3))
+    t = np.array([[0.0, 1.0, 0.0], [1.0, bad, 0.0]])
+    with pytest.raises(ValueError):
+        form.sigmoid_cross_entropy(z, t, check_finite=False)

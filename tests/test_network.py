@@ -494,3 +494,28 @@ def test_check_optimizer_raises_what_train_step_would_and_changes_nothing():
         net.check_optimizer(optimizer="lbfgs")
     net.check_optimizer(optimizer="sgd", lr=0.5, momentum=0.9)  # other settings: nothing reset
     assert net.step_count == 1 and np.array_equal(net._state, state)
+
+
+# --- sigmoid cross-entropy: binary and multi-label outputs ---------------------------------
+
+
+@pytest.mark.parametrize("form", ["loops", "matrix"])
+def test_sigmoid_cross_entropy_network(form, tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((60, N_IN))
+    T = (X @ rng.standard_normal((N_IN, 3)) > 0).astype(np.float64)  # 3 labels per row
+    net = Network(mlp(n_out=3, hidden=Tanh), loss="sigmoid_cross_entropy", form=form, dtype=np.float64, seed=1)
+    other = Network(mlp(n_out=3, hidden=Tanh), loss="sigmoid_cross_entropy",
+                    form="matrix" if form == "loops" else "loops", dtype=np.float64, seed=1)
+    for n in (net, other):
+        n.fit(X, T, epochs=20, batch_size=8, lr=0.05, optimizer="adam", seed=0, progress=False)
+    np.testing.assert_allclose(net.params, other.params, rtol=0, atol=1e-10)
+    p = net.predict_proba(X)
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-net.predict(X))), rtol=1e-14)
+    assert np.mean((p > 0.5) == T) > 0.9
+    net.save(tmp_path / "net.npz")
+    assert Network.load(tmp_path / "net.npz", form=form).loss_name == "sigmoid_cross_entropy"
+    with pytest.raises(ValueError, match=r"T must hold values in \[0, 1\]"):
+        net.train_step(X, 2 * T, lr=0.1)
+    with pytest.raises(ValueError, match=r"must have shape \(60, 3\)"):
+        net.loss(X, T[:, 0])

@@ -181,10 +181,25 @@ def test_convergence_warning_and_stopping(digits):
     assert clf.n_iter_ < 500
 
 
-def test_unsupported_targets_and_settings(digits):
+@pytest.mark.parametrize("solver, max_iter", [("adam", 5), ("sgd", 5), ("lbfgs", 25)])
+def test_multi_label_follows_scikit_learn(digits, solver, max_iter):
+    # independent logistic outputs with binary cross-entropy: scikit-learn's model,
+    # initialization and trajectory, so the same weights up to rounding
+    Xtr, Xte, ytr, _ = digits
+    Y = np.stack([ytr >= 5, ytr % 2 == 0, ytr % 3 == 0], axis=1).astype(int)
+    theirs, ours = (cls(hidden_layer_sizes=(40,), solver=solver, max_iter=max_iter, random_state=0).fit(Xtr, Y)
+                    for cls in (sk.MLPClassifier, MLPClassifier))
+    assert ours.out_activation_ == "logistic" and list(ours.classes_) == [0, 1, 2]
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.predict_proba(Xte), theirs.predict_proba(Xte), rtol=0, atol=1e-10)
+    assert np.array_equal(ours.predict(Xte), theirs.predict(Xte)) and ours.predict(Xte).shape == (len(Xte), 3)
+    with pytest.raises(ValueError, match="multi-label indicator"):
+        ours.partial_fit(Xtr, ytr) if solver != "lbfgs" else ours.set_params(warm_start=True).fit(Xtr, ytr)
+
+
+def test_unsupported_settings(digits):
     Xtr, _, ytr, _ = digits
-    with pytest.raises(NotImplementedError, match="multi-label"):
-        MLPClassifier(max_iter=1).fit(Xtr, np.stack([ytr > 4, ytr % 2 == 0], axis=1).astype(int))
     with pytest.raises(ValueError, match="momentum"):
         MLPClassifier(solver="sgd", momentum=1.0).fit(Xtr, ytr)
 

@@ -6,6 +6,7 @@ N samples, K outputs; every loss is a per-sample loss reduced over the batch
 mse                    E_n = (1/K) Σ_k (y[n,k] − t[n,k])²        dy = 2 (y − t) / K   (/ N for "mean")
 half_sse               E   = ½ Σ_n Σ_k (y[n,k] − t[n,k])²         dy = y − t          (always a sum)
 softmax_cross_entropy  E_n = −Σ_k t_k log p_k,  p = softmax(z)   dz = p − t           (/ N for "mean")
+sigmoid_cross_entropy  E_n = Σ_k max(z,0) − z t + log(1 + e^−|z|)  dz = s(z) − t      (/ N for "mean")
 
 Per-sample losses are written to a buffer by row blocks (in parallel when large),
 then summed serially in float64, so the total does not depend on the thread count.
@@ -15,16 +16,35 @@ import numpy as np
 from numba import prange, types
 
 from .. import _checks, _docs
-from .._codes import CROSS_ENTROPY, HALF_SSE, MSE
+from .._codes import CROSS_ENTROPY, HALF_SSE, MSE, SIGMOID_CROSS_ENTROPY
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, ROW_BLOCK, SERIAL
 from .._jit import jit, unit
 
-__all__ = ["mse", "half_sse", "softmax_cross_entropy"]
+__all__ = ["mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy"]
 
+
+
+@unit(returns=types.none, **SERIAL)
+def _sigmoid_cross_entropy_rows(y, t, scale, dy, per_sample, n0, n1):
+    # a unit: compiled on its first call, so that the networks trained with another
+    # loss (every one before it existed) do not compile it
+    k = y.shape[1]
+    for n in range(n0, n1):
+        e = y[n, 0] - y[n, 0]
+        for c in range(k):
+            z = y[n, c]
+            a = np.exp(-abs(z))  # never overflows; s(z) from it as in the sigmoid
+            e += max(z, 0) - z * t[n, c] + np.log1p(a)
+            s = 1 / (1 + a)
+            dy[n, c] = scale * ((s if z >= 0 else a * s) - t[n, c])
+        per_sample[n] = e
 
 
 @jit(**SERIAL)
 def _loss_rows(code, y, t, labels, scale, dy, per_sample, n0, n1):
+    if code == SIGMOID_CROSS_ENTROPY:
+        _sigmoid_cross_entropy_rows(y, t, scale, dy, per_sample, n0, n1)
+        return
     k = y.shape[1]
     for n in range(n0, n1):
         if code == CROSS_ENTROPY:
@@ -91,7 +111,7 @@ def _run(code, y, t, labels, reduction, dy):
     if t is None:
         t = np.empty((0, 0), dtype=y.dtype)
     mean = reduction == "mean"
-    scale = {MSE: 2.0 / k, HALF_SSE: 1.0, CROSS_ENTROPY: 1.0}[code] / (n if mean else 1)
+    scale = (2.0 / k if code == MSE else 1.0) / (n if mean else 1)
     per_sample = np.empty(n, dtype=y.dtype)
     total = _loss(code, y, t, _NO_LABELS if labels is None else labels, y.dtype.type(scale), dy, per_sample)
     return y.dtype.type(total / n if mean else total), dy
@@ -112,7 +132,12 @@ def softmax_cross_entropy(z, target, reduction="mean", out=None, *, check_finite
     return _run(CROSS_ENTROPY, z, t, labels, reduction, dz)
 
 
+def sigmoid_cross_entropy(z, t, reduction="mean", out=None, *, check_finite=True):
+    z, t, dz = _checks.sigmoid_cross_entropy_args(z, t, reduction, out, check_finite)
+    return _run(SIGMOID_CROSS_ENTROPY, z, t, None, reduction, dz)
+
+
 # one docstring per function, shared with its matrix-form twin
-for _f in (mse, half_sse, softmax_cross_entropy):
+for _f in (mse, half_sse, softmax_cross_entropy, sigmoid_cross_entropy):
     _f.__doc__ = _docs.LOSSES[_f.__name__]
 del _f

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import _checks, _docs
 
-__all__ = ["mse", "half_sse", "softmax_cross_entropy"]
+__all__ = ["mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy"]
 
 
 def _reduce(per_sample, reduction):
@@ -49,6 +49,17 @@ def softmax_cross_entropy(z, target, reduction="mean", out=None, *, check_finite
     return _reduce(per_sample, reduction), dz
 
 
-for _f in (mse, half_sse, softmax_cross_entropy):
+def sigmoid_cross_entropy(z, t, reduction="mean", out=None, *, check_finite=True):
+    z, t, dz = _checks.sigmoid_cross_entropy_args(z, t, reduction, out, check_finite)
+    a = np.exp(-np.abs(z))
+    per_sample = (np.maximum(z, 0) - z * t + np.log1p(a)).sum(axis=1)
+    s = 1 / (1 + a)
+    np.subtract(np.where(z >= 0, s, a * s), t, out=dz)
+    if reduction == "mean":
+        dz *= z.dtype.type(1 / z.shape[0])
+    return _reduce(per_sample, reduction), dz
+
+
+for _f in (mse, half_sse, softmax_cross_entropy, sigmoid_cross_entropy):
     _f.__doc__ = _docs.LOSSES[_f.__name__]
 del _f
