@@ -336,7 +336,7 @@ def _twice():
     (lambda: [Dense(4, 5), "relu"], {}, TypeError, "layers[1] must be a Dense or activation layer"),
     (_reused, {}, ValueError, "layers[0] (Dense(4, 3)) already belongs to another Network"),
     (_twice, {}, ValueError, "layers[3] (Dense(3, 3)) appears twice"),
-    (mlp, {"loss": "mae"}, ValueError, "loss must be one of mse, half_sse, softmax_cross_entropy, got 'mae'"),
+    (mlp, {"loss": "mae"}, ValueError, "loss must be one of mse, half_sse, softmax_cross_entropy, sigmoid_cross_entropy, got 'mae'"),
     (mlp, {"form": "fast"}, ValueError, "form must be 'loops' or 'matrix', got 'fast'"),
     (mlp, {"dtype": "float16"}, TypeError, "dtype must be float32 or float64, got float16"),
     (mlp, {"dtype": "double-ish"}, TypeError, "dtype must be float32 or float64"),
