@@ -229,6 +229,39 @@ def network_targets(t, n, n_out, dtype, classes, name="T"):
     return arr, none_labels
 
 
+class TrainingData:
+    """Inputs and targets checked and converted once for one network: what
+    :meth:`fastnn.Network.train_epoch` takes (:meth:`fastnn.Network.training_data`
+    makes it, with :func:`network_inputs` and :func:`network_targets`).
+
+    Attributes
+    ----------
+    network : fastnn.Network
+    x : ndarray, shape (n, n_in)
+        C-contiguous, of the network's dtype.
+    t, labels : ndarray
+        Float targets (n, n_out) and integer labels (n,); the one not used is empty.
+    """
+
+    __slots__ = ("network", "x", "t", "labels")
+
+    def __init__(self, network, x, t, labels):
+        self.network, self.x, self.t, self.labels = network, x, t, labels
+
+    def __len__(self):
+        return self.x.shape[0]
+
+
+def sample_order(order, n):
+    """``order`` as a C-contiguous intp array of sample indices in 0..n-1, non-empty."""
+    order = np.asarray(order)
+    if order.ndim != 1 or order.dtype.kind not in "iu" or order.size == 0:
+        raise ValueError(f"order must be a non-empty 1-D array of sample indices, got {order.dtype} {order.shape}")
+    if order.min() < 0 or order.max() >= n:
+        raise ValueError(f"order holds an index outside 0..{n - 1}")
+    return np.ascontiguousarray(order, dtype=np.intp)
+
+
 # --- dense layer ---------------------------------------------------------------
 
 

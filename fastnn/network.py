@@ -21,6 +21,7 @@ otherwise; biases start at zero.
 import numpy as np
 
 from . import _buffers, _checks, _model_file, _sharing
+from ._checks import TrainingData
 from . import train as _train  # train imports no network: no cycle
 from ._codes import B_OFF, DENSE, KIND, LOSS_CODES, N_IN, N_OUT, SGD, W_OFF
 from .layers import Activation, Dense, Identity, Layer, ReLU, Sigmoid, Tanh
@@ -42,37 +43,6 @@ def _chunk(batch_size, n):
     return min(_checks.positive_int(batch_size, "batch_size"), n)
 
 
-
-
-class TrainingData:
-    """Inputs and targets checked and converted once for one network: what
-    :meth:`Network.train_epoch` takes (:meth:`Network.training_data` makes it).
-
-    Attributes
-    ----------
-    network : Network
-    x : ndarray, shape (n, n_in)
-        C-contiguous, of the network's dtype.
-    t, labels : ndarray
-        Float targets (n, n_out) and integer labels (n,); the one not used is empty.
-    """
-
-    __slots__ = ("network", "x", "t", "labels")
-
-    def __init__(self, network, x, t, labels):
-        self.network, self.x, self.t, self.labels = network, x, t, labels
-
-    def __len__(self):
-        return self.x.shape[0]
-
-
-def _epoch_order(order, n):
-    order = np.asarray(order)
-    if order.ndim != 1 or order.dtype.kind not in "iu" or order.size == 0:
-        raise ValueError(f"order must be a non-empty 1-D array of sample indices, got {order.dtype} {order.shape}")
-    if order.min() < 0 or order.max() >= n:
-        raise ValueError(f"order holds an index outside 0..{n - 1}")
-    return np.ascontiguousarray(order, dtype=np.intp)
 
 
 class Network:
@@ -476,7 +446,7 @@ class Network:
         """
         if not isinstance(data, TrainingData) or data.network is not self:
             raise ValueError("data must come from this network's training_data(X, T)")
-        order = _epoch_order(order, len(data))
+        order = _checks.sample_order(order, len(data))
         batch = min(_checks.positive_int(batch_size, "batch_size"), len(data))
         ws = self._shared.start_write(batch)
         try:

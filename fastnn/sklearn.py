@@ -5,57 +5,10 @@ Drop-in counterparts of :mod:`sklearn.neural_network`'s estimators of the same n
 (one compiled call per epoch with ``form="loops"``).  Needs scikit-learn
 (``pip install "fastnn[sklearn]"``).
 
-How the two correspond (scikit-learn's ``_multilayer_perceptron.py`` and
-``_stochastic_optimizers.py`` are the reference):
-
-- Initialization, shuffling and the early-stopping split draw from
-  ``check_random_state(random_state)`` in scikit-learn's order and with its
-  distributions (Glorot uniform weights *and biases*, factor 2 for "logistic"), so for
-  the same ``random_state`` a multiclass classifier or a regressor starts from the
-  same parameters and sees the same batches as scikit-learn's, and follows the same
-  trajectory up to rounding.
-- Loss scaling.  scikit-learn's gradient is that of the mean over the batch of the
-  per-sample loss (cross-entropy, or ½ Σ_k (y_k − t_k)² for regression) plus
-  ``alpha * W / n_batch``.  Classification uses fastnn's ``softmax_cross_entropy``
-  ("mean"), whose gradient is exactly that.  Regression uses ``mse`` ("mean", divided
-  by N·K), so scikit-learn's gradient is ``c = K / 2`` times fastnn's (K outputs): the
-  SGD learning rate is multiplied by ``c``, Adam's ``epsilon`` divided by ``c`` (Adam is
-  otherwise invariant to the gradient's scale) and the weight decay divided by ``c``,
-  which makes every update equal to scikit-learn's.
-  ``loss_`` is reported on scikit-learn's scale (half the mean squared error).
-- ``alpha``: fastnn adds ``weight_decay * w`` to each weight gradient, so
-  ``weight_decay = alpha / n_batch`` (over ``c``).  An epoch runs as two calls, the
-  full batches and then the smaller last batch with its own ``alpha / n_last``, so the
-  penalty's gradient is exact for every batch.  The penalty's *value* in ``loss_``
-  (``½ alpha ‖W‖² / n_batch`` per batch in scikit-learn, with the weights before each
-  batch) is approximated with the mean of ‖W‖² at the start and the end of the epoch,
-  since the weights between batches are never seen from Python.
-- Binary classification: scikit-learn uses one logistic output with log-loss.
-  fastnn has no sigmoid-output loss, so the network has two softmax outputs whose
-  logits are kept antisymmetric (initialized to ``∓ w / 2`` from scikit-learn's draw
-  of ``w``).  ``σ(z1 − z0)`` is exactly the logistic model, so ``coefs_[-1]`` and
-  ``intercepts_[-1]`` are reported as the equivalent single output ``W[:, 1] −
-  W[:, 0]`` (``out_activation_ = "logistic"``, ``n_outputs_ = 1``) and
-  ``predict_proba`` is the logistic model's.  Training is *not* step-for-step
-  scikit-learn's: the data term of the output layer's update is twice as large (the
-  difference of two parameters each moving by scikit-learn's step); the hidden layers'
-  gradients and the L2 decay of the output layer are the same.
-- Multi-label targets (a 2-D indicator ``y``): independent logistic outputs trained
-  with fastnn's ``sigmoid_cross_entropy`` (the mean over samples of the summed binary
-  cross-entropies, scikit-learn's loss and gradient), so the model, initialization
-  and trajectory are scikit-learn's; ``predict`` returns the indicator matrix
-  (probability above 1/2), ``predict_proba`` each label's probability.
-- ``solver="lbfgs"`` minimizes scikit-learn's objective (the mean loss plus ``½ alpha
-  ‖W‖² / n``) with the same SciPy L-BFGS-B call (``maxiter=max_iter``,
-  ``maxfun=max_fun``, ``gtol=tol``), each evaluation one compiled call
-  (:mod:`fastnn._lbfgs`); a regressor with K outputs reproduces scikit-learn's
-  gradient, which is K times that of the loss it reports.  ``verbose`` prints
-  nothing for it.  ``partial_fit`` exists for "sgd" and "adam" only, as in
-  scikit-learn.  ``momentum`` must be below 1 (scikit-learn also allows 1).
-  ``sample_weight`` is not supported.
-- A step whose loss or gradient is not finite is not applied (fastnn's rule);
-  ``fit`` then raises ``ValueError`` (as scikit-learn does for non-finite weights),
-  with the parameters of the last finite step kept.
+How the two correspond (initialization, shuffling, loss scaling, ``alpha``, the
+binary case, multi-label targets, L-BFGS and what is not supported) is written
+out in docs/sklearn.md, with scikit-learn's ``_multilayer_perceptron.py`` and
+``_stochastic_optimizers.py`` as the reference.
 """
 
 import numbers
@@ -317,8 +270,8 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X, targets):
         """Full-batch L-BFGS on scikit-learn's objective: the mean loss (cross-entropy,
-        or half the mean squared error) plus ``½ alpha ‖W‖² / n`` (see the module
-        docstring for the regressor's gradient)."""
+        or half the mean squared error) plus ``½ alpha ‖W‖² / n`` (docs/sklearn.md
+        says why the regressor's gradient is scaled apart)."""
         n = X.shape[0]
         if self._is_classifier:
             scales = dict(scale=1.0, weight_decay=self.alpha / n)
@@ -354,7 +307,7 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
                               "It is going to be clipped")
             batch = min(self.batch_size, n)
-        # scikit-learn's gradient is `scale` times fastnn's (see the module docs)
+        # scikit-learn's gradient is `scale` times fastnn's (docs/sklearn.md)
         scale = 1.0 if self._is_classifier else self.n_outputs_ / 2.0
         trainer = Trainer(net, X, targets, batch_size=batch, lr=self.learning_rate_init,
                           optimizer=self.solver,
@@ -471,10 +424,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     :class:`sklearn.neural_network.MLPClassifier`.
 
     Parameters are scikit-learn's (same names, defaults and meanings; ``solver`` is
-    "sgd" or "adam"), plus ``form`` ("loops" or "matrix": which fastnn implementation
-    trains) and ``dtype`` (None keeps float32 input in float32 and uses float64
-    otherwise; or "float32" / "float64").  See the module documentation for how the
-    training corresponds to scikit-learn's, and for what is not supported.
+    "sgd", "adam" or "lbfgs"), plus ``form`` ("loops" or "matrix": which fastnn
+    implementation trains) and ``dtype`` (None keeps float32 input in float32 and
+    uses float64 otherwise; or "float32" / "float64").  docs/sklearn.md says how the
+    training corresponds to scikit-learn's, and what is not supported.
 
     Attributes
     ----------
