@@ -149,8 +149,8 @@ class _BaseMLP(BaseEstimator):
 
     def _build(self, n_in, n_out, dtype):
         layers = dense_stack([n_in] + self._hidden() + [n_out], _ACTIVATIONS[self.activation])
-        if self._is_classifier:
-            loss = "sigmoid_cross_entropy" if self._multilabel else "softmax_cross_entropy"
+        if self._is_classifier:  # logistic outputs for two classes or multi-label data, as scikit-learn's
+            loss = "sigmoid_cross_entropy" if self._multilabel or n_out == 1 else "softmax_cross_entropy"
         else:
             loss = "mse"
         self._net = Network(layers, loss=loss, form=self.form, dtype=dtype, seed=0)
@@ -164,8 +164,6 @@ class _BaseMLP(BaseEstimator):
             bound = np.sqrt(factor / (fan_in + fan_out))
             w = rng.uniform(-bound, bound, (fan_in, fan_out))
             b = rng.uniform(-bound, bound, fan_out)
-            if layer.n_out != fan_out:  # binary: two antisymmetric softmax logits
-                w, b = np.hstack([-w / 2, w / 2]), np.hstack([-b / 2, b / 2])
             layer.w, layer.b = w, b
 
     @property
@@ -174,13 +172,9 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def coefs_(self):
-        """Weights of each layer, shape (n_in, n_out): views of the network's weights
-        (for a binary classifier the last one is the equivalent logistic output)."""
+        """Weights of each layer, shape (n_in, n_out): views of the network's weights."""
         check_is_fitted(self, "_net")
-        coefs = [layer.w for layer in self._net.dense_layers]
-        if self._binary:
-            coefs[-1] = coefs[-1][:, 1:] - coefs[-1][:, :1]
-        return coefs
+        return [layer.w for layer in self._net.dense_layers]
 
     @coefs_.setter
     def coefs_(self, values):
@@ -191,10 +185,7 @@ class _BaseMLP(BaseEstimator):
     def intercepts_(self):
         """Biases of each layer, shape (n_out,), like :attr:`coefs_`."""
         check_is_fitted(self, "_net")
-        intercepts = [layer.b for layer in self._net.dense_layers]
-        if self._binary:
-            intercepts[-1] = intercepts[-1][1:] - intercepts[-1][:1]
-        return intercepts
+        return [layer.b for layer in self._net.dense_layers]
 
     @intercepts_.setter
     def intercepts_(self, values):
@@ -207,8 +198,6 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"{name} must hold {len(targets)} arrays, got {len(values)}")
         for k, (target, value) in enumerate(zip(targets, values)):
             value = np.asarray(value, dtype=np.float64)
-            if self._binary and k == len(targets) - 1:
-                value = np.concatenate([-value / 2, value / 2], axis=-1)
             if value.shape != target.shape:
                 raise ValueError(f"{name}[{k}] must have shape {target.shape}, got {value.shape}")
             target[...] = value
@@ -246,7 +235,7 @@ class _BaseMLP(BaseEstimator):
             self.n_outputs_ = n_outputs
             self.n_layers_ = len(hidden) + 2
             self.out_activation_ = self._out_activation()
-            self._build(X.shape[1], max(n_outputs, 2) if self._is_classifier else n_outputs, X.dtype)
+            self._build(X.shape[1], n_outputs, X.dtype)
             self._init_params(rng, [X.shape[1]] + hidden + [n_outputs])
             self.n_iter_ = self.t_ = 0
             if self.solver != "lbfgs":  # as in scikit-learn: a stochastic solver's record only
@@ -291,7 +280,7 @@ class _BaseMLP(BaseEstimator):
         net = self._net
         if self.early_stopping:
             # scikit-learn stratifies binary problems only, on its binarized labels
-            stratify = (targets == 1)[:, None] if self._binary else None
+            stratify = (targets == 1) if self._binary else None  # (n, 1), as its labels
             train, val = train_test_split(np.arange(X.shape[0]), random_state=rng,
                                           test_size=self.validation_fraction, stratify=stratify)
             if val.shape[0] < 2:
@@ -470,8 +459,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if len(self.classes_) < 2:
             raise ValueError(f"MLPClassifier needs at least 2 classes to train, but y has only one "
                              f"class: {self.classes_[0]!r}")
-        k = len(self.classes_)
-        return np.searchsorted(self.classes_, y).astype(np.intp), (1 if k == 2 else k)
+        labels = np.searchsorted(self.classes_, y)
+        if len(self.classes_) == 2:  # one logistic output: the target is 1 for classes_[1]
+            return labels.astype(np.float64).reshape(-1, 1), 1
+        return labels.astype(np.intp), len(self.classes_)
 
     @available_if(_stochastic_solver)
     def partial_fit(self, X, y, classes=None):
@@ -503,6 +494,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _predict(self, X):
         if self._multilabel:  # scikit-learn's threshold: a probability above 1/2
             return (self._net.predict_proba(X) > 0.5).astype(int)
+        if self._binary:
+            return self.classes_[(self._net.predict_proba(X)[:, 0] > 0.5).astype(np.intp)]
         return self.classes_[np.argmax(self._net.predict(X), axis=1)]
 
     def predict(self, X):
@@ -514,7 +507,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Class probabilities, shape (n_samples, n_classes), in the order of
         ``classes_``; for multi-label data each label's probability."""
         X = self._checked(X)  # first: an unfitted estimator has no network
-        return self._net.predict_proba(X)  # the network's softmax or sigmoid, in its form
+        p = self._net.predict_proba(X)  # the network's softmax or sigmoid, in its form
+        return np.hstack([1 - p, p]) if self._binary else p
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -21,7 +21,10 @@ from fastnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@parametrize_with_checks([MLPClassifier(hidden_layer_sizes=(16,), max_iter=100, random_state=0),
+# max_iter=200, scikit-learn's default: with 100, its own MLPClassifier fails
+# check_classifiers_train's binary problem (0.83 accuracy), and so does this one
+# since it follows the same trajectory
+@parametrize_with_checks([MLPClassifier(hidden_layer_sizes=(16,), max_iter=200, random_state=0),
                           MLPRegressor(hidden_layer_sizes=(16,), max_iter=100, random_state=0),
                           MLPClassifier(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=50, random_state=0),
                           MLPRegressor(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=50, random_state=0)])
@@ -133,23 +136,24 @@ def test_digits_accuracy_parity(digits):
     assert abs(ours - theirs) <= 0.015
 
 
-def test_binary_accuracy_parity(digits):
-    """Binary problems train a 2-logit softmax (module docs): not step-for-step, same quality."""
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_binary_follows_scikit_learn(digits, solver):
+    """Binary problems train one logistic output with sigmoid cross-entropy, scikit-learn's
+    model: the same trajectory, so the same weights up to rounding."""
     Xtr, Xte, ytr, yte = digits
-    ytr, yte = ytr >= 5, yte >= 5
-    common = dict(hidden_layer_sizes=(32,), max_iter=60, random_state=0)
+    ytr, yte = np.where(ytr >= 5, "big", "small"), np.where(yte >= 5, "big", "small")
+    common = dict(hidden_layer_sizes=(32,), solver=solver, max_iter=20, random_state=0)
     theirs = sk.MLPClassifier(**common).fit(Xtr, ytr)
     ours = MLPClassifier(**common).fit(Xtr, ytr)
-    assert abs(ours.score(Xte, yte) - theirs.score(Xte, yte)) <= 0.015
-    assert ours.out_activation_ == "logistic" and ours.n_outputs_ == 1
-    assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_]
-    # predict_proba is the logistic model of the reported coefs_ and intercepts_
+    assert ours.out_activation_ == "logistic" and ours.n_outputs_ == 1 and list(ours.classes_) == ["big", "small"]
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ours.predict_proba(Xte), theirs.predict_proba(Xte), rtol=0, atol=1e-9)
+    assert np.array_equal(ours.predict(Xte), theirs.predict(Xte))
+    assert ours.score(Xte, yte) == theirs.score(Xte, yte)
+    # predict_proba is the logistic model of coefs_ and intercepts_
     z = np.maximum(Xte @ ours.coefs_[0] + ours.intercepts_[0], 0) @ ours.coefs_[1] + ours.intercepts_[1]
     np.testing.assert_allclose(ours.predict_proba(Xte)[:, 1], 1 / (1 + np.exp(-z[:, 0])), rtol=1e-10)
-    # the first epoch starts from scikit-learn's initial model
-    first = dict(common, max_iter=1, learning_rate_init=1e-12)
-    np.testing.assert_allclose(MLPClassifier(**first).fit(Xtr, ytr).predict_proba(Xte),
-                               sk.MLPClassifier(**first).fit(Xtr, ytr).predict_proba(Xte), atol=1e-9)
 
 
 def test_regression_r2_parity():
