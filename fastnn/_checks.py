@@ -442,6 +442,18 @@ def unit_interval_target(t, name):
         raise ValueError(f"{name} must hold values in [0, 1] (0/1 labels), found {bad}")
 
 
+def nonnegative_target(t, name):
+    """Raise ``ValueError`` unless every value of the float array ``t`` is >= 0."""
+    if t.size and not t.min() >= 0:
+        raise ValueError(f"{name} must hold values >= 0 (Poisson targets), found {t[~(t >= 0)].flat[0]}")
+
+
+def poisson_args(z, t, red, out, check_finite):
+    z, t, dz = regression_loss_args(z, t, red, out, check_finite)
+    nonnegative_target(t, "t")
+    return z, t, dz
+
+
 def sigmoid_cross_entropy_args(z, t, red, out, check_finite):
     z, t, dz = regression_loss_args(z, t, red, out, check_finite)
     unit_interval_target(t, "t")

@@ -6,9 +6,9 @@ imports nothing from the fast one."""
 IDENTITY, RELU, SIGMOID, TANH = 0, 1, 2, 3
 """Activation codes."""
 
-MSE, HALF_SSE, CROSS_ENTROPY, SIGMOID_CROSS_ENTROPY = 0, 1, 2, 3
+MSE, HALF_SSE, CROSS_ENTROPY, SIGMOID_CROSS_ENTROPY, POISSON = 0, 1, 2, 3, 4
 LOSS_CODES = {"mse": MSE, "half_sse": HALF_SSE, "softmax_cross_entropy": CROSS_ENTROPY,
-              "sigmoid_cross_entropy": SIGMOID_CROSS_ENTROPY}
+              "sigmoid_cross_entropy": SIGMOID_CROSS_ENTROPY, "poisson": POISSON}
 """Loss codes, by loss name."""
 
 SGD, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3

@@ -198,5 +198,28 @@ Returns
 loss : numpy scalar of ``z.dtype``
 dz : ndarray, shape (n, k)
 """,
+    "poisson": """Poisson loss with a log link (half the Poisson deviance) and its gradient.
+
+The network output ``z`` is the log of the predicted mean ``μ = e^z``; the
+per-sample loss sums ``e^(z_k) − t_k z_k + t_k log t_k − t_k`` over the k outputs
+(``t log t = 0`` at ``t = 0``), which is 0 exactly where ``μ = t``;
+``dz = e^z − t``.
+
+Parameters
+----------
+z : ndarray, shape (n, k)
+    Log-means.
+t : ndarray, shape (n, k)
+    Counts or other targets >= 0, dtype of ``z``.
+reduction : {"mean", "sum"}, default "mean"
+out : ndarray, shape (n, k), optional
+    Buffer for ``dz``.
+check_finite : bool, default True
+
+Returns
+-------
+loss : numpy scalar of ``z.dtype``
+dz : ndarray, shape (n, k)
+""",
 }
 """Docstrings of the losses, by function name."""

@@ -33,7 +33,7 @@ from .matrix import passes as _matrix_passes
 __all__ = ["Layer", "Dense", "Identity", "ReLU", "Sigmoid", "Tanh", "Network"]
 
 _FORMS = {"loops": _loop_passes, "matrix": _matrix_passes}
-_LOSSES = ("mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy")
+_LOSSES = ("mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy", "poisson")
 _PREDICT_CHUNK = 1024
 
 
@@ -53,12 +53,13 @@ class Network:
     layers : list of Layer
         ``Dense`` layers and activation layers (``Identity``, ``ReLU``, ``Sigmoid``,
         ``Tanh``) in order; at least one Dense.  Consecutive Dense widths must chain.
-    loss : {"mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy"}, default "mse"
+    loss : {"mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy", "poisson"}, default "mse"
         Loss on the last layer's output.  For softmax cross-entropy the network
         outputs logits (no activation after the last Dense) and targets are class
         labels (n,) or one-hot rows (n, k); for sigmoid cross-entropy it outputs one
         logit per label and targets are rows of k values in [0, 1] (binary or
-        multi-label indicators).
+        multi-label indicators); for "poisson" it outputs the log of the predicted
+        mean (the log link: ``exp(predict(X))`` is the mean) and targets are >= 0.
     reduction : {"mean", "sum"}, default "mean"
         How per-sample losses are combined over a batch (``half_sse`` is always a sum).
     form : {"loops", "matrix"}, default "loops"
@@ -210,6 +211,8 @@ class Network:
                                             name)
         if self.loss_name == "sigmoid_cross_entropy":
             _checks.unit_interval_target(t, name)
+        elif self.loss_name == "poisson":
+            _checks.nonnegative_target(t, name)
         return t, labels
 
     # -- evaluation -----------------------------------------------------------------

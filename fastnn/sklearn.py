@@ -67,6 +67,8 @@ def _stochastic_solver(estimator):
 class _BaseMLP(BaseEstimator):
     """What the classifier and the regressor share: parameters, training loop, state."""
 
+    _squared = False  # a squared-error regressor: its loss and gradient are scaled apart
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -152,7 +154,7 @@ class _BaseMLP(BaseEstimator):
         if self._is_classifier:  # logistic outputs for two classes or multi-label data, as scikit-learn's
             loss = "sigmoid_cross_entropy" if self._multilabel or n_out == 1 else "softmax_cross_entropy"
         else:
-            loss = "mse"
+            loss = "mse" if self._squared else "poisson"
         self._net = Network(layers, loss=loss, form=self.form, dtype=dtype, seed=0)
         self._net_args = (n_in, n_out, np.dtype(dtype).name)
         self._opt_lr = float(self.learning_rate_init)
@@ -262,7 +264,7 @@ class _BaseMLP(BaseEstimator):
         or half the mean squared error) plus ``½ alpha ‖W‖² / n`` (docs/sklearn.md
         says why the regressor's gradient is scaled apart)."""
         n = X.shape[0]
-        if self._is_classifier:
+        if not self._squared:
             scales = dict(scale=1.0, weight_decay=self.alpha / n)
         else:
             k = self.n_outputs_
@@ -297,7 +299,7 @@ class _BaseMLP(BaseEstimator):
                               "It is going to be clipped")
             batch = min(self.batch_size, n)
         # scikit-learn's gradient is `scale` times fastnn's (docs/sklearn.md)
-        scale = 1.0 if self._is_classifier else self.n_outputs_ / 2.0
+        scale = self.n_outputs_ / 2.0 if self._squared else 1.0
         trainer = Trainer(net, X, targets, batch_size=batch, lr=self.learning_rate_init,
                           optimizer=self.solver,
                           momentum=self.momentum if self.solver == "sgd" else 0.0,
@@ -356,7 +358,7 @@ class _BaseMLP(BaseEstimator):
                 f"Training diverged in epoch {self.n_iter_ + 1}: a batch gave a non-finite loss or "
                 "update. The parameters are those of the last finite step. Scale the inputs "
                 "(and targets) or lower learning_rate_init.") from None
-        data_loss = loss / (2.0 if not self._is_classifier else 1.0)
+        data_loss = loss / (2.0 if self._squared else 1.0)
         n_batches = -(-n // batch)
         penalty = 0.5 * self.alpha * n_batches * (sq_start + self._sq_weights()) / 2 / n
         return data_loss, penalty
@@ -523,19 +525,39 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multilayer perceptron regressor trained by fastnn, compatible with
-    :class:`sklearn.neural_network.MLPRegressor` (squared error loss).
+    :class:`sklearn.neural_network.MLPRegressor`.
 
-    Parameters and attributes are those of :class:`MLPClassifier`, without ``classes_``.
+    Parameters and attributes are those of :class:`MLPClassifier`, without ``classes_``,
+    plus ``loss``: "squared_error" (half the mean squared error, identity output) or
+    "poisson" (half the Poisson deviance with a log link: the network outputs the log
+    of the mean, ``out_activation_ = "exp"``, and targets must be >= 0).
     ``predict`` returns the network's dtype (float32 for float32 input with ``dtype=None``).
     """
 
     _is_classifier = False
+    _parameter_constraints = dict(_BaseMLP._parameter_constraints, loss=[StrOptions({"squared_error", "poisson"})])
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 max_fun=15000, form="loops", dtype=None):
+        # scikit-learn reads the parameters off this signature: every one is listed
+        super().__init__(**{name: value for name, value in locals().items() if name not in ("self", "loss", "__class__")})
+        self.loss = loss
+
+    @property
+    def _squared(self):
+        return self.loss == "squared_error"
 
     def _out_activation(self):
-        return "identity"
+        return "identity" if self._squared else "exp"
 
     def _encode(self, y, first_pass, incremental):
         t = y.reshape(-1, 1) if y.ndim == 1 else y
+        if not self._squared and t.size and t.min() < 0:
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
         return t, t.shape[1]
 
     @available_if(_stochastic_solver)
@@ -544,11 +566,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, incremental=True)
 
     def _score(self, X, y):
-        return r2_score(y, self._net.predict(X).reshape(np.shape(y)))
+        return r2_score(y, self._mean(self._net.predict(X)).reshape(np.shape(y)))
+
+    def _mean(self, out):
+        return out if self._squared else np.exp(out, out=out)  # the log link's inverse
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,) or (n_samples, n_outputs)."""
-        y = self._outputs(X)
+        y = self._mean(self._outputs(X))
         return y.ravel() if y.shape[1] == 1 else y
 
     def __sklearn_tags__(self):

@@ -71,6 +71,7 @@ def _row_calls(dtype):
                 lambda red=red, x=x, t=one_hot(lab, k, dtype): loops.softmax_cross_entropy(x, t, red))
             calls[f"sigmoid_cross_entropy-{red}-{tag}"] = (
                 lambda red=red, x=x, t=(t > 0).astype(dtype): loops.sigmoid_cross_entropy(x, t, red))
+            calls[f"poisson-{red}-{tag}"] = lambda red=red, x=x, t=np.abs(t): loops.poisson(x / 3, t, red)
     return calls
 
 

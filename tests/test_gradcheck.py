@@ -107,3 +107,11 @@ def test_sigmoid_cross_entropy(form, reduction):
     t = (data((5, 4), np.float64, seed=10) > 0).astype(np.float64)
     _, dz = form.sigmoid_cross_entropy(z, t, reduction)
     assert_gradient(dz, lambda: form.sigmoid_cross_entropy(z, t, reduction)[0], z, "sigmoid cross-entropy")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_poisson(form, reduction):
+    z = data((5, 3), np.float64, seed=15)
+    t = np.random.default_rng(16).poisson(2.0, (5, 3)).astype(np.float64)
+    _, dz = form.poisson(z, t, reduction)
+    assert_gradient(dz, lambda: form.poisson(z, t, reduction)[0], z, "poisson")

@@ -252,3 +252,53 @@ def test_sigmoid_cross_entropy_refuses_targets_outside_0_1(form, bad):
     t = np.array([[0.0, 1.0, 0.0], [1.0, bad, 0.0]])
     with pytest.raises(ValueError):
         form.sigmoid_cross_entropy(z, t, check_finite=False)
+
+
+# --- Poisson (log link) ------------------------------------------------------------------------
+
+
+def poisson64(z, t, reduction):
+    z, t = f64(z), f64(t)
+    mu = np.exp(z)
+    t_log_t = np.where(t > 0, t * np.log(np.where(t > 0, t, 1)), 0)
+    per_sample = (mu - t * z + t_log_t - t).sum(axis=1)
+    return reduce64(per_sample, reduction), (mu - t) / (z.shape[0] if reduction == "mean" else 1)
+
+
+@pytest.mark.parametrize("shape", ROW_SHAPES, ids=shape_id)
+def test_poisson(shape, dtype, reduction):
+    z = data(shape, dtype, seed=13)
+    t = np.random.default_rng(14).poisson(1.5, shape).astype(dtype)
+    losses, grads = loss_pair("poisson", z, t, reduction)
+    loss64, grad64 = poisson64(z, t, reduction)
+    # K terms per sample, each up to about e^3 + 3 t (N(0, 1) logits, counts near 1.5)
+    assert_agree(losses, loss64, dtype, k=shape[1], scale=30.0)
+    assert_agree(grads, grad64, dtype, scale=20.0)
+    for loss in losses:
+        assert_loss_scalar(loss, dtype)
+
+
+def test_poisson_by_hand(form, dtype, reduction):
+    # z = [0, ln 2]: μ = [1, 2]; targets [1, 0] and [2, 2]
+    z = np.array([[0.0, math.log(2.0)],
+                  [0.0, math.log(2.0)]], dtype)
+    t = np.array([[1.0, 0.0],
+                  [2.0, 2.0]], dtype)
+    # row 0: (1 − 0 + 0 − 1) + (2 − 0 + 0 − 0) = 2;  dz_0 = μ − t = [0, 2]
+    # row 1: (1 − 0 + 2 ln 2 − 2) + (2 − 2 ln 2 + 2 ln 2 − 2) = 2 ln 2 − 1;  dz_1 = [−1, 0]
+    n = 2 if reduction == "mean" else 1
+    loss, dz = form.poisson(z, t, reduction)
+    assert_forms_close(loss, (1 + 2 * math.log(2.0)) / n, dtype, k=4, scale=2.0)
+    assert_forms_close(dz, np.array([[0.0, 2.0], [-1.0, 0.0]]) / n, dtype, k=1, scale=2.0)
+
+
+def test_poisson_is_zero_where_the_mean_is_the_target(form):
+    t = np.array([[0.5, 3.0, 7.0]])
+    loss, dz = form.poisson(np.log(t), t, "sum")
+    assert abs(loss) < 1e-14 and np.abs(dz).max() < 1e-14
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.nan])
+def test_poisson_refuses_negative_targets(form, bad):
+    with pytest.raises(ValueError, match=">= 0"):
+        form.poisson(np.zeros((2, 2)), np.array([[0.0, 1.0], [bad, 2.0]]), check_finite=False)

@@ -336,7 +336,7 @@ def _twice():
     (lambda: [Dense(4, 5), "relu"], {}, TypeError, "layers[1] must be a Dense or activation layer"),
     (_reused, {}, ValueError, "layers[0] (Dense(4, 3)) already belongs to another Network"),
     (_twice, {}, ValueError, "layers[3] (Dense(3, 3)) appears twice"),
-    (mlp, {"loss": "mae"}, ValueError, "loss must be one of mse, half_sse, softmax_cross_entropy, sigmoid_cross_entropy, got 'mae'"),
+    (mlp, {"loss": "mae"}, ValueError, "loss must be one of mse, half_sse, softmax_cross_entropy, sigmoid_cross_entropy, poisson, got 'mae'"),
     (mlp, {"form": "fast"}, ValueError, "form must be 'loops' or 'matrix', got 'fast'"),
     (mlp, {"dtype": "float16"}, TypeError, "dtype must be float32 or float64, got float16"),
     (mlp, {"dtype": "double-ish"}, TypeError, "dtype must be float32 or float64"),
@@ -519,3 +519,17 @@ def test_sigmoid_cross_entropy_network(form, tmp_path):
         net.train_step(X, 2 * T, lr=0.1)
     with pytest.raises(ValueError, match=r"must have shape \(60, 3\)"):
         net.loss(X, T[:, 0])
+
+
+@pytest.mark.parametrize("form", ["loops", "matrix"])
+def test_poisson_network(form):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((80, N_IN))
+    T = rng.poisson(np.exp(0.4 * X[:, :2])).astype(np.float64)  # counts, 2 outputs
+    net = Network(mlp(n_out=2, hidden=Tanh), loss="poisson", form=form, dtype=np.float64, seed=1)
+    history = net.fit(X, T, epochs=30, batch_size=16, lr=0.02, optimizer="adam", seed=0, progress=False)
+    assert history.loss[-1] < history.loss[0]
+    with pytest.raises(ValueError, match=r"T must hold values >= 0"):
+        net.train_step(X, -T, lr=0.1)
+    with pytest.raises(ValueError, match="predict_proba needs"):
+        net.predict_proba(X)

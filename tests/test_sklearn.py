@@ -156,6 +156,24 @@ def test_binary_follows_scikit_learn(digits, solver):
     np.testing.assert_allclose(ours.predict_proba(Xte)[:, 1], 1 / (1 + np.exp(-z[:, 0])), rtol=1e-10)
 
 
+@pytest.mark.parametrize("solver, max_iter", [("adam", 5), ("sgd", 5), ("lbfgs", 25)])
+def test_poisson_regressor_follows_scikit_learn(solver, max_iter):
+    # loss="poisson": a log-link output (out_activation_ "exp"), half the Poisson
+    # deviance; scikit-learn's trajectory, so the same weights up to rounding
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 8))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1])).astype(float)
+    common = dict(loss="poisson", hidden_layer_sizes=(20,), solver=solver, max_iter=max_iter, random_state=0,
+                  learning_rate_init=0.01 if solver == "sgd" else 0.001)
+    theirs, ours = sk.MLPRegressor(**common).fit(X, y), MLPRegressor(**common).fit(X, y)
+    assert ours.out_activation_ == "exp" and ours.loss_ == pytest.approx(theirs.loss_, rel=1e-6)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-10)
+    with pytest.raises(ValueError, match="negative which is not allowed for Poisson"):
+        MLPRegressor(loss="poisson").fit(X, y - 1)
+
+
 def test_regression_r2_parity():
     X, y = regression_data(n=1200)
     Xtr, Xte, ytr, yte = X[:900], X[900:], y[:900], y[900:]

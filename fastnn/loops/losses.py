@@ -7,6 +7,7 @@ mse                    E_n = (1/K) Σ_k (y[n,k] − t[n,k])²        dy = 2 (y �
 half_sse               E   = ½ Σ_n Σ_k (y[n,k] − t[n,k])²         dy = y − t          (always a sum)
 softmax_cross_entropy  E_n = −Σ_k t_k log p_k,  p = softmax(z)   dz = p − t           (/ N for "mean")
 sigmoid_cross_entropy  E_n = Σ_k max(z,0) − z t + log(1 + e^−|z|)  dz = s(z) − t      (/ N for "mean")
+poisson                E_n = Σ_k e^z − t z + t log t − t           dz = e^z − t          (/ N for "mean")
 
 Per-sample losses are written to a buffer by row blocks (in parallel when large),
 then summed serially in float64, so the total does not depend on the thread count.
@@ -16,34 +17,42 @@ import numpy as np
 from numba import prange, types
 
 from .. import _checks, _docs
-from .._codes import CROSS_ENTROPY, HALF_SSE, MSE, SIGMOID_CROSS_ENTROPY
+from .._codes import CROSS_ENTROPY, HALF_SSE, MSE, POISSON, SIGMOID_CROSS_ENTROPY
 from .._config import PARALLEL, PARALLEL_MIN_ELEMENTS, ROW_BLOCK, SERIAL
 from .._jit import jit, unit
 
-__all__ = ["mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy"]
+__all__ = ["mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy", "poisson"]
 
 
 
 @unit(returns=types.none, **SERIAL)
-def _sigmoid_cross_entropy_rows(y, t, scale, dy, per_sample, n0, n1):
-    # a unit: compiled on its first call, so that the networks trained with another
-    # loss (every one before it existed) do not compile it
+def _per_output_rows(code, y, t, scale, dy, per_sample, n0, n1):
+    """The losses that sum a term per output (sigmoid cross-entropy, Poisson): a unit,
+    compiled on its first call, so that the networks trained with another loss (every
+    one before these existed) do not compile it."""
     k = y.shape[1]
     for n in range(n0, n1):
         e = y[n, 0] - y[n, 0]
         for c in range(k):
-            z = y[n, c]
-            a = np.exp(-abs(z))  # never overflows; s(z) from it as in the sigmoid
-            e += max(z, 0) - z * t[n, c] + np.log1p(a)
-            s = 1 / (1 + a)
-            dy[n, c] = scale * ((s if z >= 0 else a * s) - t[n, c])
+            z, tc = y[n, c], t[n, c]
+            if code == SIGMOID_CROSS_ENTROPY:
+                a = np.exp(-abs(z))  # never overflows; s(z) from it as in the sigmoid
+                e += max(z, 0) - z * tc + np.log1p(a)
+                s = 1 / (1 + a)
+                dy[n, c] = scale * ((s if z >= 0 else a * s) - tc)
+            else:
+                mu = np.exp(z)
+                e += mu - tc * z - tc
+                if tc > 0:
+                    e += tc * np.log(tc)
+                dy[n, c] = scale * (mu - tc)
         per_sample[n] = e
 
 
 @jit(**SERIAL)
 def _loss_rows(code, y, t, labels, scale, dy, per_sample, n0, n1):
-    if code == SIGMOID_CROSS_ENTROPY:
-        _sigmoid_cross_entropy_rows(y, t, scale, dy, per_sample, n0, n1)
+    if code == SIGMOID_CROSS_ENTROPY or code == POISSON:
+        _per_output_rows(code, y, t, scale, dy, per_sample, n0, n1)
         return
     k = y.shape[1]
     for n in range(n0, n1):
@@ -137,7 +146,12 @@ def sigmoid_cross_entropy(z, t, reduction="mean", out=None, *, check_finite=True
     return _run(SIGMOID_CROSS_ENTROPY, z, t, None, reduction, dz)
 
 
+def poisson(z, t, reduction="mean", out=None, *, check_finite=True):
+    z, t, dz = _checks.poisson_args(z, t, reduction, out, check_finite)
+    return _run(POISSON, z, t, None, reduction, dz)
+
+
 # one docstring per function, shared with its matrix-form twin
-for _f in (mse, half_sse, softmax_cross_entropy, sigmoid_cross_entropy):
+for _f in (mse, half_sse, softmax_cross_entropy, sigmoid_cross_entropy, poisson):
     _f.__doc__ = _docs.LOSSES[_f.__name__]
 del _f

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import _checks, _docs
 
-__all__ = ["mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy"]
+__all__ = ["mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy", "poisson"]
 
 
 def _reduce(per_sample, reduction):
@@ -60,6 +60,17 @@ def sigmoid_cross_entropy(z, t, reduction="mean", out=None, *, check_finite=True
     return _reduce(per_sample, reduction), dz
 
 
-for _f in (mse, half_sse, softmax_cross_entropy, sigmoid_cross_entropy):
+def poisson(z, t, reduction="mean", out=None, *, check_finite=True):
+    z, t, dz = _checks.poisson_args(z, t, reduction, out, check_finite)
+    mu = np.exp(z)
+    t_log_t = np.where(t > 0, t * np.log(np.where(t > 0, t, 1)), 0)
+    per_sample = (mu - t * z + t_log_t - t).sum(axis=1)
+    np.subtract(mu, t, out=dz)
+    if reduction == "mean":
+        dz *= z.dtype.type(1 / z.shape[0])
+    return _reduce(per_sample, reduction), dz
+
+
+for _f in (mse, half_sse, softmax_cross_entropy, sigmoid_cross_entropy, poisson):
     _f.__doc__ = _docs.LOSSES[_f.__name__]
 del _f

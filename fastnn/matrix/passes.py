@@ -5,8 +5,8 @@ Python with the NumPy kernels of this package.
 
 import numpy as np
 
-from .._codes import (B_OFF, DENSE, HALF_SSE, IDENTITY, KIND, MSE, N_IN, N_OUT, RELU, SIGMOID, SIGMOID_CROSS_ENTROPY,
-                      TANH, W_OFF)
+from .._codes import (B_OFF, DENSE, HALF_SSE, IDENTITY, KIND, MSE, N_IN, N_OUT, POISSON, RELU, SIGMOID,
+                      SIGMOID_CROSS_ENTROPY, TANH, W_OFF)
 from . import activations as act
 from . import losses
 from .dense import dense_backward_input, dense_backward_params, dense_forward
@@ -49,6 +49,8 @@ def _forward_loss(spec, params, work, layout, x, t, labels, loss_code, mean):
         loss, _ = losses.mse(y, t, reduction, out=dy, check_finite=False)
     elif loss_code == SIGMOID_CROSS_ENTROPY:
         loss, _ = losses.sigmoid_cross_entropy(y, t, reduction, out=dy, check_finite=False)
+    elif loss_code == POISSON:
+        loss, _ = losses.poisson(y, t, reduction, out=dy, check_finite=False)
     else:
         target = labels if labels.size > 0 else t
         loss, _ = losses.softmax_cross_entropy(y, target, reduction, out=dy, check_finite=False)
