@@ -13,7 +13,7 @@ cache_warm
 ``KernelCompile``: the time of ``import fastnn`` and of the first calls of the public
 loop-form kernels on float32 inputs, in one process, summed by group (dense: the four
 dense kernels; activations: the eight activation functions and softmax; losses: the
-three losses) and over all (kernels share compiled code, so a group measured alone
+five losses) and over all (kernels share compiled code, so a group measured alone
 would cost a little more).
 
 ``StepCompile``: in another process, the first ``Network.train_step`` of a float32
@@ -64,6 +64,8 @@ calls = {
     "mse": lambda: loops.mse(a, a),
     "half_sse": lambda: loops.half_sse(a, a),
     "softmax_cross_entropy": lambda: loops.softmax_cross_entropy(a, labels),
+    "sigmoid_cross_entropy": lambda: loops.sigmoid_cross_entropy(a, (a > 0).astype(a.dtype)),
+    "poisson": lambda: loops.poisson(a, abs(a)),
 }
 for name in KERNELS:
     call = calls.get(name, lambda: getattr(loops, name)(*((a, a) if name.endswith("_backward") else (a,))))

@@ -173,9 +173,10 @@ class Softmax(_Kernel):
 
 class Loss(_Kernel):
     """Loss and its gradient at the output: mse and half_sse against float targets,
-    softmax cross-entropy against class labels ("mean" reduction where it applies)."""
+    softmax cross-entropy against class labels, sigmoid cross-entropy against 0/1
+    rows, Poisson against counts ("mean" reduction where it applies)."""
 
-    params = [["mse", "half_sse", "softmax_cross_entropy"], ROW_SHAPES, DTYPES]
+    params = [["mse", "half_sse", "softmax_cross_entropy", "sigmoid_cross_entropy", "poisson"], ROW_SHAPES, DTYPES]
     param_names = ["loss", "shape", "dtype"]
 
     def kernel_name(self, loss, shape, dtype):
@@ -184,7 +185,12 @@ class Loss(_Kernel):
     def inputs(self, loss, shape, dtype):
         n, k = shape
         dy = np.empty(shape, dtype=dtype)
-        target = labels("t", n, k) if loss == "softmax_cross_entropy" else array("t", shape, dtype)
+        if loss == "softmax_cross_entropy":
+            target = labels("t", n, k)
+        elif loss in ("sigmoid_cross_entropy", "poisson"):  # 0/1 rows, counts: targets >= 0
+            target = (array("t", shape, dtype) > 0).astype(dtype) * (1 if loss == "sigmoid_cross_entropy" else 3)
+        else:
+            target = array("t", shape, dtype)
         return (array("y", shape, dtype), target), {"out": dy}, [dy]
 
     def result(self, form):

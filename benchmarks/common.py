@@ -120,6 +120,7 @@ KERNELS = [
     "dense_forward", "dense_backward_input", "dense_backward_params", "dense_sgd_update",
     "identity", "identity_backward", "relu", "relu_backward", "sigmoid", "sigmoid_backward",
     "tanh", "tanh_backward", "softmax", "mse", "half_sse", "softmax_cross_entropy",
+    "sigmoid_cross_entropy", "poisson",
 ]
 """The public kernels of both forms (``fastnn.loops.__all__``, checked by
 ``bench_compile``), listed here so that no module imports fastnn to name them."""

@@ -12,8 +12,8 @@ Calls that only read the parameters (``predict``, ``loss``, ``gradients``) run a
 the same time; calls that change them (``fit``, ``train_step``, assigning weights)
 wait until no other call runs, then run alone, one at a time (a readers-writer lock
 that lets a waiting change go first, so that a stream of reads cannot hold a fit
-off forever).  The thread that is changing a network may also read
-it (``fit``'s validation loss, a callback's ``predict``) and change it again.
+off forever).  The thread that is changing a network may also read it (``fit``'s
+validation loss, a callback's ``predict``) and change it again.
 """
 
 import threading
