@@ -111,6 +111,27 @@ FloatingPointError
 """Docstrings of the optimizer updates, by function name."""
 
 
+_LOGIT_LOSS_DOC = """
+Parameters
+----------
+z : ndarray, shape (n, k)
+    {z}
+{target}
+reduction : {{"mean", "sum"}}, default "mean"
+out : ndarray, shape (n, k), optional
+    Buffer for ``dz``.
+check_finite : bool, default True
+
+Returns
+-------
+loss : numpy scalar of ``z.dtype``
+dz : ndarray, shape (n, k)
+"""
+
+_T = """t : ndarray, shape (n, k)
+    {}, dtype of ``z``."""
+
+
 LOSSES = {
     "mse": """Mean squared error and its gradient.
 
@@ -156,24 +177,9 @@ dy : ndarray, shape (n, k)
 
 ``p = softmax(z)`` is computed stably; the per-sample loss is
 ``−Σ_k t_k log p_k``; the softmax Jacobian is never formed.
-
-Parameters
-----------
-z : ndarray, shape (n, k)
-    Logits.
-target : ndarray, shape (n,) of integers, or shape (n, k) of floats
+""" + _LOGIT_LOSS_DOC.format(z="Logits.", target="""target : ndarray, shape (n,) of integers, or shape (n, k) of floats
     Class labels in ``0..k-1``, or rows of one-hot (or probability) targets
-    with the dtype of ``z``.
-reduction : {"mean", "sum"}, default "mean"
-out : ndarray, shape (n, k), optional
-    Buffer for ``dz``.
-check_finite : bool, default True
-
-Returns
--------
-loss : numpy scalar of ``z.dtype``
-dz : ndarray, shape (n, k)
-""",
+    with the dtype of ``z``."""),
     "sigmoid_cross_entropy": """Sigmoid cross-entropy on logits and its gradient, ``dz = s(z) − t``.
 
 Each of the k outputs is an independent binary (or multi-label) prediction
@@ -181,45 +187,13 @@ Each of the k outputs is an independent binary (or multi-label) prediction
 cross-entropies, computed from the logits as
 ``Σ_k max(z_k, 0) − z_k t_k + log(1 + e^(−|z_k|))`` so that it never takes the log
 of an underflowed probability.
-
-Parameters
-----------
-z : ndarray, shape (n, k)
-    Logits.
-t : ndarray, shape (n, k)
-    Targets in [0, 1] (an indicator matrix for multi-label data), dtype of ``z``.
-reduction : {"mean", "sum"}, default "mean"
-out : ndarray, shape (n, k), optional
-    Buffer for ``dz``.
-check_finite : bool, default True
-
-Returns
--------
-loss : numpy scalar of ``z.dtype``
-dz : ndarray, shape (n, k)
-""",
+""" + _LOGIT_LOSS_DOC.format(z="Logits.", target=_T.format("Targets in [0, 1] (an indicator matrix for multi-label data)")),
     "poisson": """Poisson loss with a log link (half the Poisson deviance) and its gradient.
 
 The network output ``z`` is the log of the predicted mean ``μ = e^z``; the
 per-sample loss sums ``e^(z_k) − t_k z_k + t_k log t_k − t_k`` over the k outputs
 (``t log t = 0`` at ``t = 0``), which is 0 exactly where ``μ = t``;
 ``dz = e^z − t``.
-
-Parameters
-----------
-z : ndarray, shape (n, k)
-    Log-means.
-t : ndarray, shape (n, k)
-    Counts or other targets >= 0, dtype of ``z``.
-reduction : {"mean", "sum"}, default "mean"
-out : ndarray, shape (n, k), optional
-    Buffer for ``dz``.
-check_finite : bool, default True
-
-Returns
--------
-loss : numpy scalar of ``z.dtype``
-dz : ndarray, shape (n, k)
-""",
+""" + _LOGIT_LOSS_DOC.format(z="Log-means.", target=_T.format("Counts or other targets >= 0")),
 }
 """Docstrings of the losses, by function name."""

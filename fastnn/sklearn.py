@@ -172,27 +172,16 @@ class _BaseMLP(BaseEstimator):
     def _binary(self):
         return self._is_classifier and self.n_outputs_ == 1
 
-    @property
-    def coefs_(self):
-        """Weights of each layer, shape (n_in, n_out): views of the network's weights."""
+    def _layer_arrays(self, attr):
         check_is_fitted(self, "_net")
-        return [layer.w for layer in self._net.dense_layers]
+        return [getattr(layer, attr) for layer in self._net.dense_layers]
 
-    @coefs_.setter
-    def coefs_(self, values):
-        check_is_fitted(self, "_net")
-        self._assign([l.w for l in self._net.dense_layers], values, "coefs_")
-
-    @property
-    def intercepts_(self):
-        """Biases of each layer, shape (n_out,), like :attr:`coefs_`."""
-        check_is_fitted(self, "_net")
-        return [layer.b for layer in self._net.dense_layers]
-
-    @intercepts_.setter
-    def intercepts_(self, values):
-        check_is_fitted(self, "_net")
-        self._assign([l.b for l in self._net.dense_layers], values, "intercepts_")
+    coefs_ = property(lambda self: self._layer_arrays("w"),
+                      lambda self, values: self._assign(self._layer_arrays("w"), values, "coefs_"),
+                      doc="Weights of each layer, shape (n_in, n_out): views of the network's weights.")
+    intercepts_ = property(lambda self: self._layer_arrays("b"),
+                           lambda self, values: self._assign(self._layer_arrays("b"), values, "intercepts_"),
+                           doc="Biases of each layer, shape (n_out,), like :attr:`coefs_`.")
 
     def _assign(self, targets, values, name):
         values = list(values)

@@ -207,19 +207,6 @@ def sigmoid_cross_entropy64(z, t, reduction):
     return reduce64(per_sample, reduction), (s - t) / (z.shape[0] if reduction == "mean" else 1)
 
 
-@pytest.mark.parametrize("shape", ROW_SHAPES, ids=shape_id)
-def test_sigmoid_cross_entropy(shape, dtype, reduction):
-    z = data(shape, dtype, seed=11, scale=3.0)
-    t = (data(shape, dtype, seed=12) > 0).astype(dtype)
-    losses, grads = loss_pair("sigmoid_cross_entropy", z, t, reduction)
-    loss64, grad64 = sigmoid_cross_entropy64(z, t, reduction)
-    # K terms per sample in the dtype, each as large as |z| <= 12 (rounding absolute)
-    assert_agree(losses, loss64, dtype, k=shape[1], scale=12.0)
-    assert_agree(grads, grad64, dtype)
-    for loss in losses:
-        assert_loss_scalar(loss, dtype)
-
-
 def test_sigmoid_cross_entropy_by_hand(form, dtype, reduction):
     # z = [0, ln 3]: s(z) = [1/2, 3/4]; targets [1, 0] and [0, 1]
     z = np.array([[0.0, math.log(3.0)],
@@ -265,15 +252,30 @@ def poisson64(z, t, reduction):
     return reduce64(per_sample, reduction), (mu - t) / (z.shape[0] if reduction == "mean" else 1)
 
 
+# name: (logits, targets, reference, the size of one term of a per-sample sum, the
+# size of a gradient element): 0/1 rows against logits up to |z| <= 12 (N(0, 9)),
+# gradients s(z) − t within 1; counts near 1.5 against N(0, 1) log-means, terms up
+# to about e^3 + 3 t and gradients e^z − t up to about 20
+PER_OUTPUT_LOSSES = {
+    "sigmoid_cross_entropy": (lambda shape, dtype: data(shape, dtype, seed=11, scale=3.0),
+                              lambda shape, dtype: (data(shape, dtype, seed=12) > 0).astype(dtype),
+                              sigmoid_cross_entropy64, 12.0, 1.0),
+    "poisson": (lambda shape, dtype: data(shape, dtype, seed=13),
+                lambda shape, dtype: np.random.default_rng(14).poisson(1.5, shape).astype(dtype),
+                poisson64, 30.0, 20.0),
+}
+
+
+@pytest.mark.parametrize("name", list(PER_OUTPUT_LOSSES))
 @pytest.mark.parametrize("shape", ROW_SHAPES, ids=shape_id)
-def test_poisson(shape, dtype, reduction):
-    z = data(shape, dtype, seed=13)
-    t = np.random.default_rng(14).poisson(1.5, shape).astype(dtype)
-    losses, grads = loss_pair("poisson", z, t, reduction)
-    loss64, grad64 = poisson64(z, t, reduction)
-    # K terms per sample, each up to about e^3 + 3 t (N(0, 1) logits, counts near 1.5)
-    assert_agree(losses, loss64, dtype, k=shape[1], scale=30.0)
-    assert_agree(grads, grad64, dtype, scale=20.0)
+def test_per_output_losses(name, shape, dtype, reduction):
+    logits, targets, reference, scale, grad_scale = PER_OUTPUT_LOSSES[name]
+    z, t = logits(shape, dtype), targets(shape, dtype)
+    losses, grads = loss_pair(name, z, t, reduction)
+    loss64, grad64 = reference(z, t, reduction)
+    # K terms per sample in the dtype, each as large as `scale` (rounding absolute)
+    assert_agree(losses, loss64, dtype, k=shape[1], scale=scale)
+    assert_agree(grads, grad64, dtype, scale=grad_scale)
     for loss in losses:
         assert_loss_scalar(loss, dtype)
 
