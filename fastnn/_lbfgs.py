@@ -94,7 +94,7 @@ def minimize(net, data, weight_decay=0.0, max_iter=200, max_fun=15000, tol=1e-4,
         if value_decay:
             loss += 0.5 * value_decay * sum(float(np.dot(w, w)) for w in weights)
         last["fun"] = scale * loss
-        return last["fun"], grad_scale * grad.astype(np.float64)
+        return last["fun"], np.multiply(grad, grad_scale, dtype=np.float64)
 
     iteration = [0]
 

@@ -49,7 +49,14 @@ class Workspace:
         self.work = _buffers.zeros(int(offsets[-1]) + pad(sizes[-1]), dtype)
         self.label_buf = np.zeros(batch, dtype=np.intp)
         self.batch = batch
-        self.grads = None  # a gradient buffer for `Network.gradients`, made on its first call
+        self.grads = None  # a gradient buffer for `Network.gradients`: gradient_buffer
+
+    def gradient_buffer(self, size):
+        """This workspace's own gradient buffer of ``size`` elements, made on first use
+        (the training steps write the network's own ``grads``)."""
+        if self.grads is None:
+            self.grads = _buffers.zeros(size, self.work.dtype)
+        return self.grads
 
 
 class Shared:

@@ -308,9 +308,7 @@ class Network:
         try:
             xb, tb, lab = self._batch(ws, x, t, labels)
             # the workspace's own gradient buffer: `self.grads` is the training steps'
-            if ws.grads is None:
-                ws.grads = _buffers.zeros(self.params.size, self.dtype)
-            grads = ws.grads
+            grads = ws.gradient_buffer(self.params.size)
             self._backend._forward_loss(self.spec, self.params, ws.work, ws.layout, xb, tb, lab,
                                         self._loss_code, self._mean)
             self._backend._backward(self.spec, self.params, grads, ws.work, ws.layout, xb, weight_decay)
@@ -447,8 +445,7 @@ class Network:
             If a batch's loss or update is not finite.  That batch's update is not
             applied: the parameters are those after the last finite step.
         """
-        if not isinstance(data, TrainingData) or data.network is not self:
-            raise ValueError("data must come from this network's training_data(X, T)")
+        self._check_own(data)
         order = _checks.sample_order(order, len(data))
         batch = min(_checks.positive_int(batch_size, "batch_size"), len(data))
         ws = self._shared.start_write(batch)
@@ -507,19 +504,21 @@ class Network:
         gradient : ndarray, shape (params.size,)
             A new array, laid out like :attr:`params` (zero in the padding).
         """
-        if not isinstance(data, TrainingData) or data.network is not self:
-            raise ValueError("data must come from this network's training_data(X, T)")
+        self._check_own(data)
         weight_decay = _checks.nonnegative_real(weight_decay, "weight_decay")
         ws = self._shared.start_read(len(data))
         try:
-            if ws.grads is None:
-                ws.grads = _buffers.zeros(self.params.size, self.dtype)
+            grads = ws.gradient_buffer(self.params.size)
             xb, tb, lab = self._batch(ws, data.x, data.t, data.labels)
-            loss = self._backend._loss_and_gradient(self.spec, self.params, ws.grads, ws.work, ws.layout, xb, tb,
+            loss = self._backend._loss_and_gradient(self.spec, self.params, grads, ws.work, ws.layout, xb, tb,
                                                     lab, self._loss_code, self._mean, weight_decay)
-            return float(loss), ws.grads.copy()
+            return float(loss), grads.copy()
         finally:
             self._shared.end_read(ws)
+
+    def _check_own(self, data):
+        if not isinstance(data, TrainingData) or data.network is not self:
+            raise ValueError("data must come from this network's training_data(X, T)")
 
     def exclusive(self):
         """``with net.exclusive():`` holds the network for a sequence of changes:

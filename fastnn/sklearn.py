@@ -428,8 +428,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if first_pass:
                 self.classes_, self._multilabel = np.arange(y.shape[1]), True
             elif not self._multilabel or y.shape[1] != len(self.classes_):
-                raise ValueError(f"y is a multi-label indicator of {y.shape[1]} labels; the model was fitted "
-                                 f"on {'class labels' if not self._multilabel else f'{len(self.classes_)} labels'}")
+                fitted = f"{len(self.classes_)} labels" if self._multilabel else "class labels"
+                raise ValueError(f"y is a multi-label indicator of {y.shape[1]} labels; the model was fitted on {fitted}")
             return y.astype(np.float64), y.shape[1]
         if first_pass:
             self._multilabel = False
